@@ -1,0 +1,30 @@
+"""skhda: scikit-learn estimators for heterogeneous domain adaptation and transferable
+deep clustering, trained with skorch.
+
+Every estimator has ``fit(X_source, y_source, X_target=None, y_target=None)``,
+``predict``, ``fit_predict``, ``transform`` and ``score``; see the user guide.
+"""
+
+from . import baselines, datasets, metrics, model_selection, nn, pipeline
+from ._base import Domain
+from ._training import DomainBatchIterator, DomainDataset, DomainNet
+from .baselines import (
+    SourceFeatureClustering,
+    SourceOnly,
+    SourceTargetClustering,
+    TargetClustering,
+)
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "Domain",
+    "DomainBatchIterator",
+    "DomainDataset",
+    "DomainNet",
+    "SourceFeatureClustering",
+    "SourceOnly",
+    "SourceTargetClustering",
+    "TargetClustering",
+    "__version__",
+]

@@ -1,0 +1,566 @@
+"""The estimator contract shared by every skhda estimator (see the user guide).
+
+:class:`BaseDAEstimator` validates ``fit(X_source, y_source, X_target,
+y_target)`` once, in one place, and hands a method a clean :class:`DAData`.
+:class:`BaseDeepDA` adds what deep methods share: device and seed handling,
+per-domain encoders (heterogeneous features), one skorch net per training
+stage, and batched inference.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import numbers
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, clone
+from sklearn.metrics import accuracy_score
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.utils import check_array, check_random_state, column_or_1d
+from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.validation import check_is_fitted
+
+from ._training import DomainDataset, batched_apply, make_net
+from .metrics import cluster_accuracy
+from .nn.encoders import DomainDecoder, DomainEncoder, make_decoder, make_encoder
+
+__all__ = ["BaseDAEstimator", "BaseDeepDA", "DAData", "Domain"]
+
+DOMAINS = ("source", "target")
+UNLABELLED = -1
+
+
+class Domain:
+    """One domain's data, in a holder that scikit-learn never slices.
+
+    Pass ``X_target=Domain(Xt, y=yt)`` to ``fit``, :class:`GridSearchCV`
+    or :func:`cross_validate`: scikit-learn slices every fit parameter whose
+    length equals ``len(X_source)`` by the source fold, which would silently
+    drop target rows when the two domains happen to have the same size.
+    :class:`Domain` has no length, so every fit sees all of the target.
+
+    Parameters
+    ----------
+    X : array-like
+        The domain's rows.
+    y : array-like, optional
+        Labels, ``-1`` for unlabelled rows (the ``y_target`` of ``fit``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skhda import Domain
+    >>> d = Domain(np.zeros((4, 2)), y=[0, -1, 1, -1])
+    >>> d.X.shape
+    (4, 2)
+    """
+
+    __slots__ = ("X", "y")
+
+    def __init__(self, X, y=None):
+        self.X = X
+        self.y = y
+
+    def __repr__(self):
+        shape = getattr(self.X, "shape", None)
+        return f"Domain(X={'shape ' + str(shape) if shape is not None else type(self.X).__name__}" \
+               f"{', y=...' if self.y is not None else ''})"
+
+    def __getstate__(self):
+        return {"X": self.X, "y": self.y}
+
+    def __setstate__(self, state):
+        self.X, self.y = state["X"], state["y"]
+
+
+@dataclass
+class DAData:
+    """Validated fit data: float32 arrays, images as ``(n, c, h, w)``.
+
+    ``y_target`` holds ``-1`` for unlabelled rows; ``labelled_target`` is
+    the boolean mask of labelled ones.
+    """
+
+    X_source: np.ndarray
+    y_source: np.ndarray | None
+    X_target: np.ndarray | None
+    y_target: np.ndarray | None
+    shapes: dict = field(default_factory=dict)
+
+    @property
+    def heterogeneous(self):
+        return self.X_target is not None and self.shapes["source"] != self.shapes["target"]
+
+    @property
+    def labelled_target(self):
+        if self.y_target is None:
+            return np.zeros(0 if self.X_target is None else len(self.X_target), dtype=bool)
+        return self.y_target != UNLABELLED
+
+    @property
+    def has_target_labels(self):
+        return bool(self.labelled_target.any())
+
+
+def _named_error(name, exc):
+    msg = str(exc)
+    if name not in msg:
+        msg = f"{name}: {msg}"
+    return type(exc)(msg)
+
+
+def check_X(X, name, input_shape=None):
+    """Validate one domain's rows; return float32 ``(n, d)`` or ``(n, c, h, w)``.
+
+    Never returns the caller's array: a new array is made whenever the dtype
+    or layout differs, and nothing downstream writes in place.
+    """
+    if X is None:
+        raise ValueError(f"{name} is required.")
+    if isinstance(X, Domain):
+        raise TypeError(f"{name}: pass the rows, not a Domain holder.")
+    try:
+        X = check_array(
+            X, accept_sparse=False, allow_nd=True, dtype=(np.float32, np.float64),
+            ensure_all_finite=True, input_name=name, ensure_min_samples=1,
+        )
+    except (ValueError, TypeError) as exc:
+        raise _named_error(name, exc) from None
+    if X.ndim == 2 and input_shape is not None:
+        shape = tuple(int(s) for s in np.atleast_1d(input_shape))
+        if len(shape) == 2:
+            shape = (1, *shape)
+        if len(shape) != 3 or math.prod(shape) != X.shape[1]:
+            raise ValueError(
+                f"{name} has {X.shape[1]} features, which do not fit input_shape={input_shape}."
+            )
+        X = X.reshape(len(X), *shape)
+    elif X.ndim == 3:
+        X = X[:, None, :, :]
+    elif X.ndim > 4:
+        raise ValueError(
+            f"{name} must be 2-D (n, features), 3-D (n, h, w) or 4-D (n, c, h, w); "
+            f"got {X.ndim}-D."
+        )
+    return np.ascontiguousarray(X, dtype=np.float32)
+
+
+def _check_y(y, name, n_rows, rows_name):
+    try:
+        y = column_or_1d(np.asarray(y), warn=False)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be 1-D: {exc}") from None
+    if len(y) != n_rows:
+        raise ValueError(
+            f"{name} has {len(y)} entries but {rows_name} has {n_rows} rows; they must match."
+        )
+    if y.dtype.kind == "f":
+        if not np.all(np.isfinite(y)):
+            raise ValueError(f"{name} contains NaN or infinity.")
+        if np.any(y != np.round(y)):
+            raise ValueError(f"{name} must hold class labels, got continuous values.")
+        y = y.astype(np.int64)
+    if type_of_target(y, input_name=name) not in ("binary", "multiclass"):
+        raise ValueError(f"{name} must hold class labels (binary or multiclass).")
+    return y.copy()
+
+
+def _unpack(X, y, name):
+    if isinstance(X, Domain):
+        if y is not None and X.y is not None:
+            raise ValueError(f"Labels given twice: in {name}=Domain(..., y=...) and y_{name[2:]}.")
+        return X.X, (X.y if X.y is not None else y)
+    return X, y
+
+
+class BaseDAEstimator(BaseEstimator):
+    """Base of every skhda estimator: ``fit(X_source, y_source, X_target, y_target)``.
+
+    Subclasses implement ``_fit(data)`` and ``predict``; they declare how they
+    use labels with class attributes:
+
+    - ``_requires_target``: ``X_target`` is needed (ValueError when missing);
+    - ``_requires_source_labels``: ``y_source`` is needed, with >= 2 classes;
+    - ``_label_space``: ``"shared"`` (target labels are source classes) or
+      ``"disjoint"`` (target classes unrelated to the source);
+    - ``_supports_heterogeneous``: source and target feature counts may differ.
+    """
+
+    _requires_target = True
+    _requires_source_labels = True
+    _label_space = "disjoint"
+    _supports_heterogeneous = True
+
+    # ------------------------------------------------------------------ fit
+    def _input_shape_for(self, domain):
+        shape = getattr(self, "input_shape", None)
+        if isinstance(shape, dict):
+            return shape.get(domain)
+        return shape
+
+    def _validate_fit(self, X_source, y_source, X_target, y_target):
+        X_source, y_source = _unpack(X_source, y_source, "X_source")
+        X_target, y_target = _unpack(X_target, y_target, "X_target")
+        Xs = check_X(X_source, "X_source", self._input_shape_for("source"))
+        ys = None
+        if y_source is not None:
+            ys = _check_y(y_source, "y_source", len(Xs), "X_source")
+            if self._requires_source_labels and len(np.unique(ys)) < 2:
+                raise ValueError(
+                    f"y_source has a single class ({ys[0]!r}); {type(self).__name__} "
+                    "needs at least 2 source classes."
+                )
+        elif self._requires_source_labels:
+            raise ValueError(f"y_source is required by {type(self).__name__}.")
+        Xt = yt = None
+        if X_target is None:
+            if self._requires_target:
+                raise ValueError(
+                    f"X_target is required by {type(self).__name__} (it adapts to the "
+                    "target domain); pass X_target=... or X_target=Domain(Xt)."
+                )
+            if y_target is not None:
+                raise ValueError("y_target was given without X_target.")
+        else:
+            Xt = check_X(X_target, "X_target", self._input_shape_for("target"))
+            if y_target is not None:
+                yt = self._check_y_target(y_target, len(Xt), ys)
+        shapes = {"source": Xs.shape[1:], "target": (Xt if Xt is not None else Xs).shape[1:]}
+        data = DAData(Xs, ys, Xt, yt, shapes)
+        if data.heterogeneous and not self._supports_heterogeneous:
+            raise ValueError(
+                f"X_target has {math.prod(shapes['target'])} features and X_source "
+                f"{math.prod(shapes['source'])}: {type(self).__name__} needs the same features "
+                "in both domains."
+            )
+        k = self._n_clusters_requested(data)
+        if k is not None and Xt is not None and len(Xt) < k:
+            raise ValueError(f"X_target has {len(Xt)} rows, fewer than n_clusters={k}.")
+        return data
+
+    def _check_y_target(self, y_target, n_rows, y_source):
+        yt = _check_y(y_target, "y_target", n_rows, "X_target")
+        labelled = yt != UNLABELLED
+        if yt.dtype.kind in "iu" and np.any(yt[labelled] < 0):
+            raise ValueError(
+                "y_target has negative labels other than -1 (the marker of unlabelled rows)."
+            )
+        if self._label_space == "shared" and y_source is not None:
+            unknown = np.setdiff1d(yt[labelled], y_source)
+            if len(unknown):
+                raise ValueError(
+                    f"y_target has labels {unknown.tolist()[:5]} that are not source classes; "
+                    f"{type(self).__name__} predicts in the source label space."
+                )
+        k = getattr(self, "n_clusters", None)
+        if self._label_space == "disjoint" and isinstance(k, numbers.Integral):
+            n_cls = len(np.unique(yt[labelled]))
+            if n_cls > k:
+                raise ValueError(
+                    f"y_target has {n_cls} labelled classes, more than n_clusters={k}."
+                )
+        if labelled.any() and yt.dtype.kind not in "iuO" and yt.dtype.kind != "U":
+            raise TypeError("y_target must hold integer or string labels.")
+        return yt
+
+    def _n_clusters_requested(self, data):
+        k = getattr(self, "n_clusters", None)
+        if k is None:
+            return None
+        if not isinstance(k, numbers.Integral) or isinstance(k, bool) or k < 1:
+            raise ValueError(f"n_clusters must be a positive integer, got {k!r}.")
+        return int(k)
+
+    def _n_clusters(self, data):
+        """``n_clusters``, or by default the number of source classes."""
+        k = self._n_clusters_requested(data)
+        if k is not None:
+            return k
+        if data.y_source is not None:
+            return len(np.unique(data.y_source))
+        raise ValueError(f"n_clusters is required by {type(self).__name__} without y_source.")
+
+    def fit(self, X_source, y_source=None, X_target=None, y_target=None):
+        """Fit on labelled source data and (unlabelled or partly labelled) target data.
+
+        Parameters
+        ----------
+        X_source : array-like of shape (n_source, ...)
+            Source rows: (n, d) vectors, or images as (n, h, w), (n, c, h, w)
+            or flat with ``input_shape``.
+        y_source : array-like of shape (n_source,), optional
+            Source labels.
+        X_target : array-like or :class:`Domain`, optional
+            Target rows (any feature count: a separate input encoder maps
+            them to the shared space when it differs from the source's).
+        y_target : array-like of shape (n_target,), optional
+            Target labels, ``-1`` for unlabelled rows.
+
+        Returns
+        -------
+        self
+        """
+        data = self._validate_fit(X_source, y_source, X_target, y_target)
+        self.input_shapes_ = dict(data.shapes)
+        self.n_features_in_ = int(math.prod(data.shapes["source"]))
+        self._fit(data)
+        return self
+
+    def fit_predict(self, X_source, y_source=None, X_target=None, y_target=None):
+        """Fit, then return the labels of the target rows."""
+        self.fit(X_source, y_source, X_target, y_target)
+        X, _ = _unpack(X_target, None, "X_target")
+        if X is None:
+            X, _ = _unpack(X_source, None, "X_source")
+        return self.predict(X)
+
+    def _fit(self, data):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # ---------------------------------------------------------- predict side
+    def _check_domain(self, domain):
+        if domain not in DOMAINS:
+            raise ValueError(f"domain must be 'source' or 'target', got {domain!r}.")
+
+    def _validate_X(self, X, domain="target"):
+        check_is_fitted(self, "input_shapes_")
+        self._check_domain(domain)
+        X, _ = _unpack(X, None, "X")
+        expected = self.input_shapes_[domain]
+        shape = self._input_shape_for(domain)
+        arr = check_X(X, "X", shape if len(expected) == 3 else None)
+        if arr.ndim == 2 and len(expected) == 3 and arr.shape[1] == math.prod(expected):
+            arr = arr.reshape(len(arr), *expected)
+        if arr.shape[1:] != expected:
+            got = math.prod(arr.shape[1:])
+            raise ValueError(
+                f"X has {got} features, but {type(self).__name__} is expecting "
+                f"{math.prod(expected)} features as input ({domain} domain, sample shape "
+                f"{expected}, got {arr.shape[1:]})."
+            )
+        return arr
+
+    @property
+    def _predicts_classes(self):
+        return hasattr(self, "classes_")
+
+    def score(self, X, y, domain="target"):
+        """Accuracy for class outputs, clustering accuracy (Hungarian) for clusters."""
+        y_pred = self.predict(X, domain=domain)
+        y = column_or_1d(np.asarray(y), warn=False)
+        if len(y) != len(y_pred):
+            raise ValueError(f"y has {len(y)} entries but X has {len(y_pred)} rows.")
+        if self._predicts_classes:
+            return float(accuracy_score(y, y_pred))
+        return float(cluster_accuracy(y, y_pred))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        tags.target_tags.required = self._requires_source_labels
+        tags.non_deterministic = False
+        return tags
+
+
+class ClusterAssigner:
+    """Labels for new rows from a fitted sklearn clusterer.
+
+    Uses the clusterer's ``predict`` when it has one; otherwise (spectral,
+    agglomerative, DBSCAN ...) each new row gets the label of its nearest
+    fitted row (1-nearest-neighbour, :class:`~sklearn.neighbors.KNeighborsClassifier`).
+    """
+
+    def __init__(self, clusterer, Z, random_state=None):
+        self.clusterer = clone(clusterer)
+        if "random_state" in self.clusterer.get_params() and random_state is not None:
+            if self.clusterer.get_params()["random_state"] is None:
+                self.clusterer.set_params(random_state=random_state)
+        Z = Z.reshape(len(Z), -1)
+        if hasattr(self.clusterer, "fit_predict"):
+            self.labels = np.asarray(self.clusterer.fit_predict(Z))
+        else:
+            self.labels = np.asarray(self.clusterer.fit(Z).labels_)
+        self.nearest = None
+        if not hasattr(self.clusterer, "predict"):
+            self.nearest = KNeighborsClassifier(n_neighbors=1).fit(Z, self.labels)
+
+    def predict(self, Z):
+        Z = Z.reshape(len(Z), -1)
+        if self.nearest is not None:
+            return self.nearest.predict(Z)
+        return np.asarray(self.clusterer.predict(Z))
+
+    @property
+    def cluster_centers(self):
+        return getattr(self.clusterer, "cluster_centers_", None)
+
+
+def resolve_device(device):
+    """``"auto"`` -> ``"cuda"`` when available, else ``"cpu"``; validate the rest."""
+    if device == "auto" or device is None:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if isinstance(device, torch.device):
+        return str(device)
+    if isinstance(device, str):
+        try:
+            torch.device(device)
+        except RuntimeError as exc:
+            raise ValueError(f"device={device!r} is not a torch device: {exc}") from None
+        return device
+    raise TypeError(f"device must be 'auto', a string or a torch.device, got {device!r}.")
+
+
+def _check_positive_int(value, name, minimum=1, allow_none=False):
+    if value is None and allow_none:
+        return None
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
+    return int(value)
+
+
+def _check_positive_float(value, name, allow_zero=False):
+    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not np.isfinite(value) \
+            or value < 0 or (value == 0 and not allow_zero):
+        raise ValueError(f"{name} must be a {'non-negative' if allow_zero else 'positive'} "
+                         f"number, got {value!r}.")
+    return float(value)
+
+
+class BaseDeepDA(BaseDAEstimator):
+    """Shared machinery of the deep estimators (encoders, stages, device, seeds).
+
+    A subclass builds its modules from :meth:`_make_encoder` /
+    :meth:`_make_decoder`, trains each stage with :meth:`_train_stage` and
+    keeps the final stage's net as ``net_``. Expected parameters (declared
+    by each subclass's ``__init__``): ``embedding_dim``, ``hidden_dims``,
+    ``encoder``, ``input_shape``, ``batch_size``, ``lr``, ``device``,
+    ``random_state``, ``verbose``, ``callbacks``.
+    """
+
+    _main_stage = "train"
+
+    # ------------------------------------------------------------ validation
+    def _check_common_params(self):
+        _check_positive_int(self.embedding_dim, "embedding_dim")
+        _check_positive_int(self.batch_size, "batch_size")
+        _check_positive_float(self.lr, "lr")
+        hd = self.hidden_dims
+        if not isinstance(hd, (tuple, list)) or not all(
+            isinstance(h, numbers.Integral) and h > 0 for h in hd
+        ):
+            raise ValueError(f"hidden_dims must be a sequence of positive ints, got {hd!r}.")
+        enc = self.encoder
+        if enc is not None and not isinstance(enc, (torch.nn.Module, dict)):
+            raise TypeError(
+                f"encoder must be None, a torch.nn.Module or a dict of modules, got {enc!r}."
+            )
+        cbs = self.callbacks
+        if cbs is not None and not isinstance(cbs, (list, tuple, dict)):
+            raise TypeError(f"callbacks must be a list of skorch callbacks, got {cbs!r}.")
+        if not isinstance(self.verbose, numbers.Integral):
+            raise ValueError(f"verbose must be an int, got {self.verbose!r}.")
+        self.device_ = resolve_device(self.device)
+
+    def _seed(self):
+        """A torch seed drawn from ``random_state`` (fresh per fit when it is None)."""
+        return int(check_random_state(self.random_state).randint(2**31 - 1))
+
+    # ------------------------------------------------------------- building
+    def _make_encoder(self, data):
+        """A :class:`DomainEncoder`: shared, or one input encoder per domain."""
+        user = self.encoder
+        if user is not None:
+            modules = copy.deepcopy(user)
+            if isinstance(modules, dict) and set(modules) != set(DOMAINS):
+                raise ValueError("encoder dict must have exactly the keys 'source' and 'target'.")
+            if isinstance(modules, torch.nn.Module) and data.heterogeneous:
+                raise ValueError(
+                    "encoder is one module but the domains have different features; pass "
+                    "encoder={'source': ..., 'target': ...}."
+                )
+            return DomainEncoder(modules)
+        build = {d: make_encoder(data.shapes[d], self.embedding_dim, tuple(self.hidden_dims))
+                 for d in (DOMAINS if data.heterogeneous else ("source",))}
+        return DomainEncoder(build if data.heterogeneous else build["source"])
+
+    def _make_decoder(self, data):
+        build = {d: make_decoder(data.shapes[d], self.embedding_dim, tuple(self.hidden_dims))
+                 for d in (DOMAINS if data.heterogeneous else ("source",))}
+        return DomainDecoder(build if data.heterogeneous else build["source"])
+
+    def _stage_callbacks(self, stage):
+        cbs = self.callbacks
+        if cbs is None:
+            return []
+        if isinstance(cbs, dict):
+            cbs = cbs.get(stage, [])
+        elif stage != self._main_stage:
+            return []
+        return copy.deepcopy(list(cbs))
+
+    def _train_stage(self, stage, module, dataset, epochs, *, batch_size=None, lr=None,
+                     extra_callbacks=(), **net_kwargs):
+        """Train ``module`` for one stage; record its history; return the net."""
+        net = make_net(
+            module,
+            epochs=epochs,
+            batch_size=batch_size or self.batch_size,
+            lr=self.lr if lr is None else lr,
+            device=self.device_,
+            seed=self._stage_seed(stage),
+            verbose=self.verbose,
+            callbacks=[*extra_callbacks, *self._stage_callbacks(stage)],
+            stage=stage,
+            owner=type(self).__name__,
+            **net_kwargs,
+        )
+        if epochs > 0:
+            net.fit(dataset, None)
+        else:
+            net.initialize()
+        self.histories_[stage] = net.history
+        if stage == self._main_stage:
+            self.history_ = net.history
+        return net
+
+    def _stage_seed(self, stage):
+        return (self._fit_seed + sum(map(ord, stage))) % (2**31 - 1)
+
+    def _fit(self, data):
+        self._check_common_params()
+        self._fit_seed = self._seed()
+        self.histories_ = {}
+        devices = ["cuda"] if str(self.device_).startswith("cuda") else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(self._fit_seed)
+            self._fit_deep(data)
+        if not hasattr(self, "history_"):
+            self.history_ = self.histories_.get(self._main_stage)
+        return self
+
+    def _fit_deep(self, data):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # ------------------------------------------------------------ inference
+    @staticmethod
+    def _dataset(data, parts):
+        """Build a :class:`DomainDataset` from named parts of ``data``."""
+        return DomainDataset(**parts)
+
+    def _embed(self, X, domain):
+        model = self.net_.module_
+        return batched_apply(lambda x: model.embed(x, domain), X, self.net_.device,
+                             module=model)
+
+    def transform(self, X, domain="target"):
+        """The learned embedding of ``X`` (rows of ``domain``).
+
+        Returns
+        -------
+        Z : ndarray of shape (n_samples, embedding_dim)
+        """
+        X = self._validate_X(X, domain)
+        return self._embed(X, domain)

@@ -1,0 +1,384 @@
+"""The training core: a domain-aware in-memory batch iterator and the skorch net.
+
+Every skhda training stage is a :class:`DomainNet` (a :class:`skorch.NeuralNet`)
+fitted on a :class:`DomainDataset`. A method supplies only a ``torch.nn.Module``
+whose ``forward(batch)`` returns a dict of named loss terms; the net weighs
+them (``loss_weights``), back-propagates their sum and logs each term in the
+skorch history. Batches are sliced from tensors that already live on the
+training device, one index gather per domain and step, so the skorch layer adds
+little over a hand-written loop (``benchmarks/bench_training_overhead.py``).
+"""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import torch
+from skorch import NeuralNet
+from skorch.callbacks import Callback, EpochTimer, PassthroughScoring, PrintLog, ProgressBar
+from torch.utils.data import Dataset
+
+__all__ = [
+    "DomainBatch",
+    "DomainBatchIterator",
+    "DomainDataset",
+    "DomainNet",
+    "LinearSchedule",
+    "batched_apply",
+]
+
+
+class DomainDataset(Dataset):
+    """Named groups of row-aligned tensors, e.g. ``source=(X, y)``, ``target=(X,)``.
+
+    Each group (a *part*) is a dict of tensors sharing their first dimension.
+    Parts may have different lengths and are batched independently by
+    :class:`DomainBatchIterator`.
+
+    Parameters
+    ----------
+    **parts : dict of str to tensor-like
+        ``name -> {"X": tensor, "y": tensor, ...}``.
+    """
+
+    def __init__(self, **parts):
+        if not parts:
+            raise ValueError("DomainDataset needs at least one part.")
+        self.parts = {}
+        for name, arrays in parts.items():
+            arrays = {k: torch.as_tensor(v) for k, v in arrays.items()}
+            lengths = {len(v) for v in arrays.values()}
+            if len(lengths) != 1:
+                raise ValueError(f"Part {name!r} has tensors of different lengths {lengths}.")
+            self.parts[name] = arrays
+
+    def lengths(self):
+        return {name: len(next(iter(a.values()))) for name, a in self.parts.items()}
+
+    def to(self, device):
+        """Move every tensor to ``device`` once (a no-op for tensors already there)."""
+        return DomainDataset(
+            **{n: {k: v.to(device) for k, v in a.items()} for n, a in self.parts.items()}
+        )
+
+    def __len__(self):
+        return max(self.lengths().values())
+
+    def __getitem__(self, i):  # pragma: no cover - batches are sliced, never indexed per row
+        raise TypeError("DomainDataset is sliced by DomainBatchIterator, not indexed per row.")
+
+
+class DomainBatch:
+    """One training step's data: each part's rows, reachable as ``batch.<part>.<key>``."""
+
+    __slots__ = ("parts",)
+
+    def __init__(self, parts):
+        self.parts = parts
+
+    def __getattr__(self, name):
+        try:
+            return self.parts[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __contains__(self, name):
+        return name in self.parts
+
+    def __len__(self):
+        return sum(len(next(iter(vars(p).values()))) for p in self.parts.values())
+
+
+class DomainBatchIterator:
+    """Yield one batch of every part per step, cycling the shorter parts.
+
+    An epoch ends when the part needing the most batches has been seen once;
+    the other parts restart a fresh permutation whenever they run out, so
+    every step pairs e.g. a source batch with a target batch. Rows are gathered
+    from in-memory tensors with one index per part and step (no per-sample
+    collation).
+
+    Parameters
+    ----------
+    dataset : DomainDataset
+    batch_size : int
+        Rows per step for every part not named in ``batch_sizes``.
+    batch_sizes : dict of str to int, optional
+        Per-part batch sizes (e.g. ``{"target": 96}``). A part smaller than
+        its batch size is given whole at every step.
+    shuffle : bool, default=True
+    steps_per_epoch : int, optional
+        Overrides the epoch length.
+    drop_last : bool, default=False
+        Drop the last incomplete batch of the part that defines the epoch.
+    seed : int, optional
+        Seed of the permutations (a ``torch.Generator`` on the CPU).
+    """
+
+    def __init__(
+        self,
+        dataset,
+        batch_size=256,
+        batch_sizes=None,
+        shuffle=True,
+        steps_per_epoch=None,
+        drop_last=False,
+        seed=None,
+    ):
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.batch_sizes = batch_sizes
+        self.shuffle = shuffle
+        self.steps_per_epoch = steps_per_epoch
+        self.drop_last = drop_last
+        self.generator = torch.Generator()
+        self.generator.manual_seed(
+            int(seed) if seed is not None else int(torch.randint(2**31 - 1, (1,)))
+        )
+
+    def _sizes(self):
+        lengths = self.dataset.lengths()
+        sizes = {n: (self.batch_sizes or {}).get(n, self.batch_size) for n in lengths}
+        return lengths, {n: min(max(int(sizes[n]), 1), lengths[n]) for n in lengths}
+
+    def __len__(self):
+        if self.steps_per_epoch is not None:
+            return int(self.steps_per_epoch)
+        lengths, sizes = self._sizes()
+        rnd = math.floor if self.drop_last else math.ceil
+        return max(1, max(rnd(lengths[n] / sizes[n]) for n in lengths))
+
+    def _order(self, n, device):
+        if self.shuffle:
+            return torch.randperm(n, generator=self.generator).to(device)
+        return torch.arange(n, device=device)
+
+    def __iter__(self):
+        lengths, sizes = self._sizes()
+        parts = self.dataset.parts
+        # the part needing the most batches defines the epoch; the others cycle
+        leading = max(lengths, key=lambda n: lengths[n] / sizes[n])
+        devices = {n: next(iter(a.values())).device for n, a in parts.items()}
+        orders = {n: self._order(lengths[n], devices[n]) for n in parts}
+        cursors = dict.fromkeys(parts, 0)
+        for _ in range(len(self)):
+            batch = {}
+            for name, arrays in parts.items():
+                start, size, n = cursors[name], sizes[name], lengths[name]
+                if start >= n or (start + size > n and name != leading):
+                    orders[name] = self._order(n, devices[name])
+                    start = 0
+                idx = orders[name][start:start + size]
+                cursors[name] = start + size
+                batch[name] = SimpleNamespace(**{k: v[idx] for k, v in arrays.items()})
+            yield DomainBatch(batch), None
+
+
+class LinearSchedule(Callback):
+    """Set a loss weight (or a module attribute) from training progress ``p`` in [0, 1].
+
+    ``fn(p)`` gives the value; it is written to ``net.loss_weights[name]`` or,
+    with ``attribute=``, to ``setattr(net.module_, attribute, value)``. Used for
+    the DANN gradient-reversal coefficient and for temperature annealing.
+    """
+
+    def __init__(self, fn, name=None, attribute=None):
+        self.fn = fn
+        self.name = name
+        self.attribute = attribute
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        self._step = 0
+        self._total = max(1, len(net.get_iterator(X, training=True)) * net.max_epochs)
+        self._apply(net)
+
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+        if training:
+            self._apply(net)
+            self._step += 1
+
+    def _apply(self, net):
+        value = self.fn(min(1.0, self._step / self._total))
+        if self.attribute is not None:
+            obj = net.module_
+            *path, last = self.attribute.split(".")
+            for p in path:
+                obj = getattr(obj, p)
+            setattr(obj, last, value)
+        if self.name is not None:
+            net.loss_weights_[self.name] = value
+
+
+class _StageLog(Callback):
+    """Print which stage is training (verbose only)."""
+
+    def __init__(self, stage, owner):
+        self.stage = stage
+        self.owner = owner
+
+    def on_train_begin(self, net, **kwargs):
+        print(f"[{self.owner}] stage {self.stage!r}: {net.max_epochs} epochs", flush=True)
+
+
+class DomainNet(NeuralNet):
+    """A skorch net whose module returns named loss terms for a :class:`DomainBatch`.
+
+    ``module.forward(batch)`` returns a dict ``{term: scalar tensor}``; the
+    training loss is ``sum(loss_weights.get(term, 1) * value)``. Each term's
+    epoch mean is recorded in the history as ``train_<term>`` (one device
+    synchronisation per epoch, not per batch).
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+    loss_weights : dict, optional
+        Weight of each loss term (default 1). Callbacks may change the
+        fitted copy ``loss_weights_`` during training (e.g. warm-up).
+    **kwargs
+        Passed to :class:`skorch.NeuralNet` (``optimizer``, ``lr``,
+        ``max_epochs``, ``batch_size``, ``device``, ``callbacks``,
+        ``iterator_train__*`` ...).
+    """
+
+    def __init__(self, module, *args, loss_weights=None, criterion=torch.nn.Identity, **kwargs):
+        kwargs.setdefault("train_split", None)
+        kwargs.setdefault("iterator_train", DomainBatchIterator)
+        super().__init__(module, *args, criterion=criterion, **kwargs)
+        self.loss_weights = loss_weights
+
+    # the callbacks a user does not ask for only cost time per batch
+    @property
+    def _default_callbacks(self):
+        return [
+            ("epoch_timer", EpochTimer()),
+            ("train_loss", PassthroughScoring(name="train_loss", on_train=True)),
+            ("print_log", PrintLog()),
+        ]
+
+    def initialize(self):
+        self.loss_weights_ = dict(self.loss_weights or {})
+        self._term_sums = {}
+        self._term_count = 0
+        return super().initialize()
+
+    def _set_training(self, training=True):
+        # skorch sets the mode on every step; walking the module tree each
+        # time is a measurable share of a small step, so only do it on change
+        if getattr(self, "_mode", None) is training and self.module_.training is training:
+            return
+        super()._set_training(training)
+        self._mode = training
+
+    def get_dataset(self, X, y=None):
+        if not isinstance(X, DomainDataset):
+            raise TypeError(f"DomainNet trains on a DomainDataset, got {type(X).__name__}.")
+        return X.to(self.device)
+
+    def infer(self, x, **fit_params):
+        return self.module_(x, **fit_params)
+
+    def get_loss(self, y_pred, y_true=None, X=None, training=False):
+        weights = self.loss_weights_
+        loss = None
+        log = training and len(y_pred) > 1
+        for name, value in y_pred.items():
+            w = weights.get(name, 1.0)
+            term = value if w == 1.0 else w * value
+            loss = term if loss is None else loss + term
+            if log:
+                prev = self._term_sums.get(name)
+                d = value.detach()
+                self._term_sums[name] = d if prev is None else prev + d
+        self._term_count += log
+        return loss
+
+    def on_epoch_begin(self, net, **kwargs):
+        super().on_epoch_begin(net, **kwargs)
+        self._term_sums = {}
+        self._term_count = 0
+
+    def on_epoch_end(self, net, **kwargs):
+        super().on_epoch_end(net, **kwargs)
+        if self._term_count:
+            for name, total in self._term_sums.items():
+                self.history.record(f"train_{name}", float(total) / self._term_count)
+
+    def on_train_end(self, net, **kwargs):
+        super().on_train_end(net, **kwargs)
+        self._term_sums = {}
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_term_sums", None)
+        state.pop("_mode", None)
+        return state
+
+    def __setstate__(self, state):
+        state.setdefault("_term_sums", {})
+        state.setdefault("_term_count", 0)
+        super().__setstate__(state)
+
+
+def make_net(
+    module,
+    *,
+    epochs,
+    batch_size,
+    lr,
+    device,
+    seed,
+    verbose=0,
+    callbacks=(),
+    optimizer=torch.optim.Adam,
+    loss_weights=None,
+    batch_sizes=None,
+    steps_per_epoch=None,
+    stage=None,
+    owner=None,
+    **kwargs,
+):
+    """Build the :class:`DomainNet` of one training stage with skhda's conventions."""
+    cbs = []
+    if verbose:
+        if stage is not None:
+            cbs.append(("stage_log", _StageLog(stage, owner or "skhda")))
+        cbs.append(("progress_bar", ProgressBar()))
+    for i, cb in enumerate(callbacks):
+        cbs.append(cb if isinstance(cb, tuple) else (f"{type(cb).__name__}_{i}", cb))
+    return DomainNet(
+        module,
+        optimizer=optimizer,
+        lr=lr,
+        max_epochs=epochs,
+        batch_size=batch_size,
+        device=device,
+        verbose=verbose,
+        callbacks=cbs,
+        loss_weights=loss_weights,
+        iterator_train__seed=seed,
+        iterator_train__batch_sizes=batch_sizes,
+        iterator_train__steps_per_epoch=steps_per_epoch,
+        **kwargs,
+    )
+
+
+@torch.no_grad()
+def batched_apply(fn, X, device, batch_size=1024, module=None):
+    """Apply ``fn`` to row blocks of ``X`` on ``device`` and return a numpy array.
+
+    ``module`` (if given) is put in eval mode for the call and restored after.
+    """
+    was_training = module.training if module is not None else None
+    if module is not None:
+        module.eval()
+    try:
+        X = torch.as_tensor(X)
+        out = []
+        for start in range(0, len(X), batch_size):
+            out.append(fn(X[start:start + batch_size].to(device)).detach().cpu())
+        return torch.cat(out).numpy() if out else np.empty((0,))
+    finally:
+        if module is not None:
+            module.train(was_training)

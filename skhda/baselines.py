@@ -1,0 +1,402 @@
+"""Baselines with the skhda fit signature, to compare every method against.
+
+- :class:`TargetClustering`: any scikit-learn clusterer fitted on the target.
+- :class:`SourceTargetClustering`: autoencoder on both domains, clusterer on
+  the target embedding (the CKM paper's "Src+Targ clustering" without CKM).
+- :class:`SourceOnly`: classifier trained on the source labels (shared labels).
+- :class:`SourceFeatureClustering`: network trained on the source labels,
+  clusterer on its target embedding (disjoint labels).
+"""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from sklearn.cluster import KMeans
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils.validation import check_is_fitted
+from torch import nn
+
+from ._base import BaseDAEstimator, BaseDeepDA, ClusterAssigner, _check_positive_int
+from ._training import DomainDataset, batched_apply
+from .nn.losses import reconstruction_loss
+
+__all__ = [
+    "SourceFeatureClustering",
+    "SourceOnly",
+    "SourceTargetClustering",
+    "TargetClustering",
+]
+
+
+def _check_clusterer(clusterer):
+    if not (hasattr(clusterer, "fit") and (hasattr(clusterer, "fit_predict")
+                                           or hasattr(clusterer, "labels_"))):
+        raise TypeError(
+            f"clusterer must be a scikit-learn clusterer (fit / fit_predict), got {clusterer!r}."
+        )
+
+
+class TargetClustering(BaseDAEstimator):
+    """Any scikit-learn clusterer, fitted on the target rows only.
+
+    The source data is validated and ignored. ``predict`` on new rows uses
+    the clusterer's ``predict`` when it has one; for clusterers without it
+    (spectral, agglomerative, DBSCAN ...) each new row gets the label of its
+    nearest fitted target row. ``transform`` returns the rows flattened (this
+    baseline learns no embedding).
+
+    Parameters
+    ----------
+    clusterer : estimator, default=None
+        A scikit-learn clusterer (cloned at fit). None means
+        ``KMeans(n_clusters=<number of source classes>, n_init=10)``.
+    random_state : int, RandomState or None, default=None
+        Given to the clusterer when it has a ``random_state`` left at None.
+
+    Attributes
+    ----------
+    clusterer_ : estimator
+        The fitted clone.
+    labels_ : ndarray of shape (n_target,)
+        Cluster of each fitted target row.
+    cluster_centers_ : ndarray
+        The clusterer's centres, when it has them.
+
+    Examples
+    --------
+    >>> from sklearn.cluster import KMeans
+    >>> from skhda.baselines import TargetClustering
+    >>> from skhda.datasets import load_digits_transfer
+    >>> Xs, ys, Xt, yt = load_digits_transfer()
+    >>> est = TargetClustering(KMeans(5, n_init=10, random_state=0))
+    >>> labels = est.fit_predict(Xs, ys, Xt)
+    >>> sorted(set(labels.tolist()))
+    [0, 1, 2, 3, 4]
+    """
+
+    _requires_source_labels = False
+
+    def __init__(self, clusterer=None, random_state=None):
+        self.clusterer = clusterer
+        self.random_state = random_state
+
+    def _fit(self, data):
+        clusterer = self.clusterer
+        if clusterer is None:
+            clusterer = KMeans(n_clusters=self._n_clusters(data), n_init=10)
+        _check_clusterer(clusterer)
+        self._assigner = ClusterAssigner(clusterer, data.X_target, self.random_state)
+        self.clusterer_ = self._assigner.clusterer
+        self.labels_ = self._assigner.labels
+        centers = self._assigner.cluster_centers
+        if centers is not None:
+            self.cluster_centers_ = centers
+
+    def predict(self, X, domain="target"):
+        """Cluster of each row of ``X``.
+
+        Source rows are clustered by the same clusterer, which needs both
+        domains to share their features.
+        """
+        X = self._validate_X(X, domain)
+        if domain == "source" and self.input_shapes_["source"] != self.input_shapes_["target"]:
+            raise ValueError(
+                "TargetClustering cannot predict source rows: the clusterer was fitted on the "
+                "target features, which differ from the source features."
+            )
+        return self._assigner.predict(X)
+
+    def fit_predict(self, X_source, y_source=None, X_target=None, y_target=None):
+        """Fit, then return the clusters of the fitted target rows (``labels_``)."""
+        return self.fit(X_source, y_source, X_target, y_target).labels_.copy()
+
+    def transform(self, X, domain="target"):
+        """The rows of ``X``, flattened (no learned embedding)."""
+        X = self._validate_X(X, domain)
+        return X.reshape(len(X), -1).copy()
+
+
+class _Autoencoder(nn.Module):
+    """Reconstruct the rows of every domain part in the batch."""
+
+    def __init__(self, encoder, decoder):
+        super().__init__()
+        self.encoder = encoder
+        self.decoder = decoder
+
+    def embed(self, x, domain):
+        return self.encoder(x, domain)
+
+    def forward(self, batch):
+        return {
+            f"rec_{d}": reconstruction_loss(self.decoder(self.encoder(p.X, d), d), p.X)
+            for d, p in batch.parts.items()
+        }
+
+
+class _Classifier(nn.Module):
+    """Encoder + linear head; cross-entropy on every labelled part of the batch."""
+
+    def __init__(self, encoder, n_classes, embedding_dim):
+        super().__init__()
+        self.encoder = encoder
+        self.head = nn.Linear(embedding_dim, n_classes)
+
+    def embed(self, x, domain):
+        return self.encoder(x, domain)
+
+    def logits(self, x, domain):
+        return self.head(self.encoder(x, domain))
+
+    def forward(self, batch):
+        return {f"ce_{d}": F.cross_entropy(self.logits(p.X, d), p.y)
+                for d, p in batch.parts.items()}
+
+
+class _DeepBaseline(BaseDeepDA):
+    """Parameters common to the deep baselines."""
+
+    def _check_epochs(self):
+        return _check_positive_int(self.epochs, "epochs", minimum=0)
+
+
+class _EmbeddingClustering(_DeepBaseline):
+    """Clusterer on the target embedding of a trained network."""
+
+    def _fit_clusterer(self, data):
+        clusterer = self.clusterer
+        if clusterer is None:
+            clusterer = KMeans(n_clusters=self._n_clusters(data), n_init=10)
+        _check_clusterer(clusterer)
+        self._assigner = ClusterAssigner(clusterer, self._embed(data.X_target, "target"),
+                                         self._fit_seed)
+        self.clusterer_ = self._assigner.clusterer
+        self.labels_ = self._assigner.labels
+        centers = self._assigner.cluster_centers
+        if centers is not None:
+            self.cluster_centers_ = centers
+
+    def predict(self, X, domain="target"):
+        """Cluster of each row of ``X`` (in the learned embedding)."""
+        check_is_fitted(self, "clusterer_")
+        return self._assigner.predict(self.transform(X, domain))
+
+    def fit_predict(self, X_source, y_source=None, X_target=None, y_target=None):
+        """Fit, then return the clusters of the fitted target rows (``labels_``)."""
+        return self.fit(X_source, y_source, X_target, y_target).labels_.copy()
+
+
+_DEEP_DOC = """
+    embedding_dim : int, default=10
+        Dimension of the shared embedding.
+    hidden_dims : sequence of int, default=(256, 128)
+        Hidden layers of the default MLP encoder (vectors).
+    encoder : torch.nn.Module or dict, default=None
+        A user encoder (both domains), or ``{"source": ..., "target": ...}``;
+        None builds an MLP for vectors and a small conv net for images.
+    input_shape : tuple or dict, default=None
+        Shape of one image when images come flat, e.g. ``(16, 16)``.
+    epochs : int, default=30
+        Training epochs.
+    batch_size : int, default=256
+    lr : float, default=1e-3
+        Adam learning rate.
+    device : str, default="auto"
+        ``"auto"``: CUDA when available, else CPU.
+    random_state : int, RandomState or None, default=None
+    verbose : int, default=0
+        0 silent; 1 a progress bar and loss table per training stage.
+    callbacks : list of skorch callbacks, default=None
+        Added to the training net (EarlyStopping on ``train_loss``, LRScheduler...).
+"""
+
+
+class SourceTargetClustering(_EmbeddingClustering):
+    """Autoencoder on source and target, then a clusterer on the target embedding.
+
+    Source labels are not used (they are validated if given).
+
+    Parameters
+    ----------
+    n_clusters : int, default=None
+        Clusters of the default k-means; None: the number of source classes.
+    clusterer : estimator, default=None
+        Any scikit-learn clusterer applied to the target embedding
+        (default k-means).
+    """ + _DEEP_DOC + """
+    Attributes
+    ----------
+    net_ : skhda.DomainNet
+        The trained autoencoder net.
+    history_ : skorch.History
+    labels_ : ndarray of shape (n_target,)
+    clusterer_ : estimator
+
+    Examples
+    --------
+    >>> from skhda.baselines import SourceTargetClustering
+    >>> from skhda.datasets import load_digits_transfer
+    >>> Xs, ys, Xt, yt = load_digits_transfer()
+    >>> est = SourceTargetClustering(n_clusters=5, epochs=2, random_state=0)
+    >>> est.fit_predict(Xs, ys, Xt).shape
+    (900,)
+    """
+
+    _requires_source_labels = False
+
+    def __init__(self, n_clusters=None, clusterer=None, *, embedding_dim=10,
+                 hidden_dims=(256, 128), encoder=None, input_shape=None, epochs=30,
+                 batch_size=256, lr=1e-3, device="auto", random_state=None, verbose=0,
+                 callbacks=None):
+        self.n_clusters = n_clusters
+        self.clusterer = clusterer
+        self.embedding_dim = embedding_dim
+        self.hidden_dims = hidden_dims
+        self.encoder = encoder
+        self.input_shape = input_shape
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.callbacks = callbacks
+
+    def _fit_deep(self, data):
+        epochs = self._check_epochs()
+        model = _Autoencoder(self._make_encoder(data), self._make_decoder(data))
+        dataset = DomainDataset(source={"X": data.X_source}, target={"X": data.X_target})
+        self.net_ = self._train_stage("train", model, dataset, epochs)
+        self._fit_clusterer(data)
+
+
+class SourceFeatureClustering(_EmbeddingClustering):
+    """Network trained on the source labels, clusterer on its target embedding.
+
+    The UDA-with-disjoint-labels baseline that transfers only a feature
+    extractor. The target rows are not used for training, so the domains
+    must share their features.
+
+    Parameters
+    ----------
+    n_clusters : int, default=None
+        Clusters of the default k-means; None: the number of source classes.
+    clusterer : estimator, default=None
+        Any scikit-learn clusterer applied to the target embedding.
+    """ + _DEEP_DOC + """
+    Examples
+    --------
+    >>> from skhda.baselines import SourceFeatureClustering
+    >>> from skhda.datasets import load_digits_transfer
+    >>> Xs, ys, Xt, yt = load_digits_transfer()
+    >>> est = SourceFeatureClustering(epochs=2, random_state=0).fit(Xs, ys, Xt)
+    >>> est.transform(Xt).shape
+    (900, 10)
+    """
+
+    _supports_heterogeneous = False
+
+    def __init__(self, n_clusters=None, clusterer=None, *, embedding_dim=10,
+                 hidden_dims=(256, 128), encoder=None, input_shape=None, epochs=30,
+                 batch_size=256, lr=1e-3, device="auto", random_state=None, verbose=0,
+                 callbacks=None):
+        self.n_clusters = n_clusters
+        self.clusterer = clusterer
+        self.embedding_dim = embedding_dim
+        self.hidden_dims = hidden_dims
+        self.encoder = encoder
+        self.input_shape = input_shape
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.callbacks = callbacks
+
+    def _fit_deep(self, data):
+        epochs = self._check_epochs()
+        encoder = LabelEncoder().fit(data.y_source)
+        self.source_classes_ = encoder.classes_
+        model = _Classifier(self._make_encoder(data), len(encoder.classes_), self.embedding_dim)
+        dataset = DomainDataset(
+            source={"X": data.X_source, "y": encoder.transform(data.y_source)}
+        )
+        self.net_ = self._train_stage("train", model, dataset, epochs)
+        self._fit_clusterer(data)
+
+
+class SourceOnly(_DeepBaseline):
+    """Classifier trained on the source labels, applied to the target (shared labels).
+
+    With labelled target rows (``y_target`` != -1) they are trained on too;
+    that is also what lets the target encoder learn when the target features
+    differ from the source's (heterogeneous features need target labels).
+    ``X_target`` is optional.
+
+    Parameters
+    ----------
+    """ + _DEEP_DOC + """
+    Attributes
+    ----------
+    classes_ : ndarray
+        The source classes; ``predict`` returns labels from them.
+    net_ : skhda.DomainNet
+    history_ : skorch.History
+
+    Examples
+    --------
+    >>> from skhda.baselines import SourceOnly
+    >>> from skhda.datasets import load_digits_transfer
+    >>> Xs, ys, Xt, yt = load_digits_transfer("shared")
+    >>> est = SourceOnly(epochs=5, random_state=0).fit(Xs, ys, Xt)
+    >>> est.predict(Xt).shape == yt.shape
+    True
+    """
+
+    _requires_target = False
+    _label_space = "shared"
+
+    def __init__(self, *, embedding_dim=10, hidden_dims=(256, 128), encoder=None,
+                 input_shape=None, epochs=30, batch_size=256, lr=1e-3, device="auto",
+                 random_state=None, verbose=0, callbacks=None):
+        self.embedding_dim = embedding_dim
+        self.hidden_dims = hidden_dims
+        self.encoder = encoder
+        self.input_shape = input_shape
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.callbacks = callbacks
+
+    def _fit_deep(self, data):
+        epochs = self._check_epochs()
+        encoder = LabelEncoder().fit(data.y_source)
+        self.classes_ = encoder.classes_
+        parts = {"source": {"X": data.X_source, "y": encoder.transform(data.y_source)}}
+        mask = data.labelled_target
+        if mask.any():
+            parts["target"] = {"X": data.X_target[mask],
+                               "y": encoder.transform(data.y_target[mask])}
+        elif data.heterogeneous:
+            raise ValueError(
+                "X_target has other features than X_source and y_target has no labels: "
+                "SourceOnly cannot train a target encoder without target labels."
+            )
+        model = _Classifier(self._make_encoder(data), len(self.classes_), self.embedding_dim)
+        self.net_ = self._train_stage("train", model, DomainDataset(**parts), epochs)
+
+    def predict_proba(self, X, domain="target"):
+        """Class probabilities, columns ordered as ``classes_``."""
+        X = self._validate_X(X, domain)
+        model = self.net_.module_
+        return batched_apply(lambda x: model.logits(x, domain).softmax(1), X,
+                             self.net_.device, module=model)
+
+    def predict(self, X, domain="target"):
+        """Class of each row of ``X`` (one of ``classes_``)."""
+        proba = self.predict_proba(X, domain)
+        return self.classes_[proba.argmax(1)]

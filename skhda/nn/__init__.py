@@ -1,0 +1,39 @@
+"""Torch building blocks shared by every skhda method.
+
+- :mod:`skhda.nn.encoders`: default encoders/decoders (MLP for vectors, a
+  small conv net for images) and :class:`DomainEncoder`, which gives each
+  domain its own input encoder when the feature spaces differ.
+- :mod:`skhda.nn.layers`: gradient reversal with the DANN schedule, pair
+  enumeration.
+- :mod:`skhda.nn.losses`: small loss functions, one job each.
+"""
+
+from .encoders import (
+    ConvDecoder,
+    ConvEncoder,
+    DomainDecoder,
+    DomainEncoder,
+    MLPDecoder,
+    MLPEncoder,
+    make_decoder,
+    make_encoder,
+)
+from .layers import GradientReversal, dann_coefficient, enumerate_pairs, grad_reverse
+from .losses import domain_adversarial_loss, reconstruction_loss
+
+__all__ = [
+    "ConvDecoder",
+    "ConvEncoder",
+    "DomainDecoder",
+    "DomainEncoder",
+    "GradientReversal",
+    "MLPDecoder",
+    "MLPEncoder",
+    "dann_coefficient",
+    "domain_adversarial_loss",
+    "enumerate_pairs",
+    "grad_reverse",
+    "make_decoder",
+    "make_encoder",
+    "reconstruction_loss",
+]

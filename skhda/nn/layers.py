@@ -1,0 +1,67 @@
+"""Layers shared by methods: gradient reversal (DANN) and pair enumeration."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+class _GradReverse(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, coeff):
+        ctx.coeff = coeff
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return -ctx.coeff * grad, None
+
+
+def grad_reverse(x, coeff=1.0):
+    """Identity forward, gradient multiplied by ``-coeff`` backward (Ganin & Lempitsky)."""
+    return _GradReverse.apply(x, float(coeff))
+
+
+class GradientReversal(nn.Module):
+    """Gradient reversal layer; ``coeff`` is set during training by a schedule.
+
+    Examples
+    --------
+    >>> import torch
+    >>> x = torch.ones(2, requires_grad=True)
+    >>> GradientReversal(coeff=0.5)(x).sum().backward()
+    >>> x.grad
+    tensor([-0.5000, -0.5000])
+    """
+
+    def __init__(self, coeff=1.0):
+        super().__init__()
+        self.coeff = coeff
+
+    def forward(self, x):
+        return grad_reverse(x, self.coeff)
+
+
+def dann_coefficient(progress, gamma=10.0):
+    """DANN schedule ``2 / (1 + exp(-gamma p)) - 1`` for progress ``p`` in [0, 1]."""
+    return 2.0 / (1.0 + math.exp(-gamma * progress)) - 1.0
+
+
+def enumerate_pairs(z):
+    """All ``B * B`` ordered pairs of a batch, self-pairs included, by broadcasting.
+
+    Returns a ``(B * B, 2 d)`` tensor whose row ``i * B + j`` is
+    ``[z_i, z_j]``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> enumerate_pairs(torch.tensor([[1.0], [2.0]])).tolist()
+    [[1.0, 1.0], [1.0, 2.0], [2.0, 1.0], [2.0, 2.0]]
+    """
+    b, d = z.shape
+    left = z.unsqueeze(1).expand(b, b, d)
+    right = z.unsqueeze(0).expand(b, b, d)
+    return torch.cat([left, right], dim=2).reshape(b * b, 2 * d)

@@ -1,0 +1,66 @@
+"""Shared fixtures: small data made once per session."""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+import pytest
+import torch
+
+import skhda
+import skhda.baselines
+from skhda._base import BaseDAEstimator
+
+torch.set_num_threads(min(2, torch.get_num_threads()))
+
+
+def public_estimators():
+    """Every public estimator class of skhda (top level and baselines)."""
+    found = {}
+    for mod in (skhda, skhda.baselines):
+        for name in mod.__all__:
+            obj = getattr(mod, name)
+            if inspect.isclass(obj) and issubclass(obj, BaseDAEstimator):
+                found[name] = obj
+    return [found[k] for k in sorted(found)]
+
+
+def fast_params(cls):
+    """Parameters that make a fit take a fraction of a second."""
+    params = {}
+    names = cls().get_params()
+    for name in names:
+        if name.endswith("epochs"):
+            params[name] = 2
+    for name, value in {"random_state": 0, "embedding_dim": 4, "hidden_dims": (16,),
+                        "batch_size": 64, "device": "cpu"}.items():
+        if name in names:
+            params[name] = value
+    return params
+
+
+def make_estimator(cls, **extra):
+    return cls(**{**fast_params(cls), **extra})
+
+
+@pytest.fixture(scope="session")
+def digits():
+    """Disjoint-label digits task (source 0-4, target 5-9), scaled to [0, 1], subsampled."""
+    Xs, ys, Xt, yt = skhda.datasets.load_digits_transfer()
+    return Xs[::3] / 16, ys[::3], Xt[::3] / 16, yt[::3]
+
+
+@pytest.fixture(scope="session")
+def digits_shared():
+    Xs, ys, Xt, yt = skhda.datasets.load_digits_transfer("shared")
+    return Xs[::3] / 16, ys[::3], Xt[::3] / 16, yt[::3]
+
+
+def task_for(cls, digits, digits_shared):
+    return digits_shared if cls._label_space == "shared" else digits
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
