@@ -5,7 +5,7 @@ Every estimator has ``fit(X_source, y_source, X_target=None, y_target=None)``,
 ``predict``, ``fit_predict``, ``transform`` and ``score``; see the user guide.
 """
 
-from . import baselines, datasets, metrics, model_selection, nn, pipeline
+from . import baselines, datasets, metrics, model_selection, nn, pipeline  # noqa: F401
 from ._base import Domain
 from ._training import DomainBatchIterator, DomainDataset, DomainNet
 from .baselines import (

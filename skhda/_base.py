@@ -19,7 +19,13 @@ import torch
 from sklearn.base import BaseEstimator, clone
 from sklearn.metrics import accuracy_score
 from sklearn.neighbors import KNeighborsClassifier
-from sklearn.utils import check_array, check_random_state, column_or_1d
+from sklearn.utils import (
+    ClassifierTags,
+    TransformerTags,
+    check_array,
+    check_random_state,
+    column_or_1d,
+)
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
 
@@ -150,7 +156,7 @@ def check_X(X, name, input_shape=None):
 
 def _check_y(y, name, n_rows, rows_name):
     try:
-        y = column_or_1d(np.asarray(y), warn=False)
+        y = column_or_1d(np.asarray(y), warn=True)
     except ValueError as exc:
         raise ValueError(f"{name} must be 1-D: {exc}") from None
     if len(y) != n_rows:
@@ -164,7 +170,10 @@ def _check_y(y, name, n_rows, rows_name):
             raise ValueError(f"{name} must hold class labels, got continuous values.")
         y = y.astype(np.int64)
     if type_of_target(y, input_name=name) not in ("binary", "multiclass"):
-        raise ValueError(f"{name} must hold class labels (binary or multiclass).")
+        raise ValueError(
+            f"{name} must hold class labels (Unknown label type: "
+            f"{type_of_target(y, input_name=name)})."
+        )
     return y.copy()
 
 
@@ -210,11 +219,14 @@ class BaseDAEstimator(BaseEstimator):
             ys = _check_y(y_source, "y_source", len(Xs), "X_source")
             if self._requires_source_labels and len(np.unique(ys)) < 2:
                 raise ValueError(
-                    f"y_source has a single class ({ys[0]!r}); {type(self).__name__} "
+                    f"y_source has 1 class ({ys[0]!r}); {type(self).__name__} "
                     "needs at least 2 source classes."
                 )
         elif self._requires_source_labels:
-            raise ValueError(f"y_source is required by {type(self).__name__}.")
+            raise ValueError(
+                f"y_source is required by {type(self).__name__} (it requires y to be passed, "
+                "but the target y is None)."
+            )
         Xt = yt = None
         if X_target is None:
             if self._requires_target:
@@ -317,6 +329,15 @@ class BaseDAEstimator(BaseEstimator):
             X, _ = _unpack(X_source, None, "X_source")
         return self.predict(X)
 
+    def fit_transform(self, X_source, y_source=None, X_target=None, y_target=None):
+        """Fit, then return the embedding of the target rows (source rows without target)."""
+        self.fit(X_source, y_source, X_target, y_target)
+        X, _ = _unpack(X_target, None, "X_target")
+        if X is None:
+            X, _ = _unpack(X_source, None, "X_source")
+            return self.transform(X, domain="source")
+        return self.transform(X)
+
     def _fit(self, data):  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -362,6 +383,14 @@ class BaseDAEstimator(BaseEstimator):
         tags.input_tags.allow_nan = False
         tags.target_tags.required = self._requires_source_labels
         tags.non_deterministic = False
+        if self._label_space == "shared":
+            tags.estimator_type = "classifier"
+            tags.classifier_tags = ClassifierTags()
+        else:
+            tags.estimator_type = "clusterer"
+        if hasattr(self, "transform"):
+            # embeddings are float32 whatever the input dtype
+            tags.transformer_tags = TransformerTags(preserves_dtype=[])
         return tags
 
 

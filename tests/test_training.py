@@ -1,0 +1,213 @@
+"""The skorch training core: domain batch iterator, DomainNet, schedules, nn pieces."""
+
+from __future__ import annotations
+
+import math
+import pickle
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from skorch.callbacks import Callback, EarlyStopping
+from torch import nn
+
+from skhda._training import (
+    DomainBatchIterator,
+    DomainDataset,
+    LinearSchedule,
+    batched_apply,
+    make_net,
+)
+from skhda.nn import (
+    ConvDecoder,
+    ConvEncoder,
+    DomainEncoder,
+    GradientReversal,
+    MLPEncoder,
+    dann_coefficient,
+    domain_adversarial_loss,
+    enumerate_pairs,
+    make_decoder,
+    make_encoder,
+    reconstruction_loss,
+)
+
+
+def _ds(ns=10, nt=4):
+    return DomainDataset(source={"X": torch.arange(ns).float()[:, None], "y": torch.arange(ns)},
+                         target={"X": 100 + torch.arange(nt).float()[:, None]})
+
+
+def test_iterator_pairs_domains_and_cycles_the_smaller():
+    it = DomainBatchIterator(_ds(10, 4), batch_size=3, seed=0)
+    batches = [b for b, _ in it]
+    assert len(batches) == len(it) == 4              # ceil(10 / 3), source leads
+    seen = torch.cat([b.source.y for b in batches])
+    assert sorted(seen.tolist()) == list(range(10))  # each source row once per epoch
+    assert [len(b.source.X) for b in batches] == [3, 3, 3, 1]
+    assert all(len(b.target.X) == 3 for b in batches)   # target cycled, full batches
+    for b in batches:                                   # rows stay aligned
+        np.testing.assert_array_equal(b.source.X[:, 0].long(), b.source.y)
+        assert len(set(b.target.X[:, 0].tolist())) == 3   # no repeats inside a batch
+
+
+def test_iterator_per_part_batch_sizes_and_small_parts():
+    it = DomainBatchIterator(_ds(10, 40), batch_size=4, batch_sizes={"target": 12}, seed=1)
+    assert len(it) == 4          # target needs ceil(40/12)=4 > source's ceil(10/4)=3
+    sizes = [(len(b.source.X), len(b.target.X)) for b, _ in it]
+    assert sizes[0] == (4, 12) and sizes[-1][1] == 4   # target leads: short last batch
+    it = DomainBatchIterator(_ds(3, 40), batch_size=8, seed=1)
+    assert all(len(b.source.X) == 3 for b, _ in it)    # a part smaller than a batch: whole
+
+
+def test_iterator_seed_and_steps_per_epoch():
+    a = [b.source.y.tolist() for b, _ in DomainBatchIterator(_ds(), batch_size=4, seed=5)]
+    b = [b.source.y.tolist() for b, _ in DomainBatchIterator(_ds(), batch_size=4, seed=5)]
+    assert a == b
+    it = DomainBatchIterator(_ds(), batch_size=4, steps_per_epoch=7, seed=0)
+    assert sum(1 for _ in it) == 7
+    assert len(DomainBatchIterator(_ds(10, 4), batch_size=4, drop_last=True)) == 2
+
+
+def test_dataset_validation():
+    with pytest.raises(ValueError, match="different lengths"):
+        DomainDataset(source={"X": torch.zeros(3, 2), "y": torch.zeros(4)})
+    with pytest.raises(ValueError):
+        DomainDataset()
+
+
+class _TwoTerms(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(1, 2)
+
+    def embed(self, x, domain):
+        return self.lin(x)
+
+    def forward(self, batch):
+        return {"ce": F.cross_entropy(self.lin(batch.source.X), batch.source.y % 2),
+                "reg": self.lin.weight.pow(2).sum()}
+
+
+def test_domain_net_logs_each_term_and_weights_them():
+    seen = []
+
+    class Spy(Callback):
+        def on_batch_end(self, net, batch=None, training=False, loss=None, **kw):
+            seen.append(float(loss.detach()))
+
+    net = make_net(_TwoTerms(), epochs=3, batch_size=4, lr=0.01, device="cpu", seed=0,
+                   loss_weights={"reg": 0.0}, callbacks=[Spy()])
+    net.fit(_ds())
+    h = net.history
+    assert len(h) == 3
+    assert {"train_ce", "train_reg", "train_loss", "dur"} <= set(h[-1])
+    # with weight 0 the loss is the ce term alone
+    batch = next(iter(DomainBatchIterator(_ds(), batch_size=10, shuffle=False)))[0]
+    terms = net.module_(batch)
+    assert math.isclose(float(net.get_loss(terms, training=False)), float(terms["ce"]),
+                        rel_tol=1e-6)
+    assert len(seen) == 3 * 3
+
+
+def test_domain_net_rejects_plain_arrays():
+    net = make_net(_TwoTerms(), epochs=1, batch_size=4, lr=0.01, device="cpu", seed=0)
+    with pytest.raises(TypeError, match="DomainDataset"):
+        net.fit(np.zeros((4, 1)), np.zeros(4))
+
+
+def test_domain_net_skorch_callbacks_and_pickle():
+    net = make_net(_TwoTerms(), epochs=50, batch_size=4, lr=0.0, device="cpu", seed=0,
+                   callbacks=[EarlyStopping(monitor="train_loss", patience=2)])
+    net.fit(_ds())
+    assert len(net.history) < 50          # lr=0 never improves: stopped early
+    clone = pickle.loads(pickle.dumps(net))
+    x = torch.ones(2, 1)
+    torch.testing.assert_close(clone.module_.embed(x, "source"), net.module_.embed(x, "source"))
+
+
+def test_linear_schedule_sets_weights_and_attributes():
+    class M(_TwoTerms):
+        def __init__(self):
+            super().__init__()
+            self.grl = GradientReversal(0.0)
+
+    values = []
+
+    class Spy(Callback):
+        def on_batch_end(self, net, **kw):
+            values.append((net.module_.grl.coeff, net.loss_weights_["reg"]))
+
+    net = make_net(M(), epochs=2, batch_size=5, lr=0.01, device="cpu", seed=0, callbacks=[
+        LinearSchedule(dann_coefficient, attribute="grl.coeff"),
+        LinearSchedule(lambda p: 1 - p, name="reg"), Spy()])
+    net.fit(_ds())
+    coeffs = [c for c, _ in values]
+    assert coeffs[0] == 0.0 and coeffs == sorted(coeffs) and coeffs[-1] < 1
+    assert values[0][1] == 1.0 and values[-1][1] < 1.0
+
+
+def test_verbose_prints_stage_and_progress(capsys):
+    net = make_net(_TwoTerms(), epochs=2, batch_size=4, lr=0.01, device="cpu", seed=0,
+                   verbose=1, stage="pretrain", owner="Test")
+    net.fit(_ds())
+    out = capsys.readouterr()
+    assert "stage 'pretrain'" in out.out
+    assert "train_ce" in out.out and "train_loss" in out.out
+
+
+def test_batched_apply_restores_mode():
+    m = nn.Sequential(nn.Linear(3, 2), nn.Dropout(0.5))
+    m.train()
+    out = batched_apply(m, np.ones((5, 3), np.float32), "cpu", batch_size=2, module=m)
+    assert out.shape == (5, 2) and m.training
+    np.testing.assert_allclose(out, batched_apply(m, np.ones((5, 3), np.float32), "cpu",
+                                                  module=m))
+
+
+# ------------------------------------------------------------------ nn pieces
+def test_gradient_reversal_and_schedule():
+    x = torch.ones(3, requires_grad=True)
+    (GradientReversal(2.0)(x) * torch.tensor([1.0, 2.0, 3.0])).sum().backward()
+    torch.testing.assert_close(x.grad, torch.tensor([-2.0, -4.0, -6.0]))
+    assert dann_coefficient(0.0) == 0.0
+    assert math.isclose(dann_coefficient(1.0), 2 / (1 + math.exp(-10)) - 1)
+
+
+def test_enumerate_pairs_matches_a_loop():
+    z = torch.randn(4, 3)
+    pairs = enumerate_pairs(z)
+    assert pairs.shape == (16, 6)
+    for i in range(4):
+        for j in range(4):
+            torch.testing.assert_close(pairs[i * 4 + j], torch.cat([z[i], z[j]]))
+
+
+def test_losses_hand_computed():
+    x = torch.tensor([[1.0, 2.0], [0.0, 0.0]])
+    assert float(reconstruction_loss(torch.zeros(2, 2), x)) == pytest.approx(2.5)
+    zero = torch.zeros(2)
+    assert float(domain_adversarial_loss(zero, zero)) == pytest.approx(math.log(2))
+    big = torch.full((2,), 50.0)
+    assert float(domain_adversarial_loss(big, -big)) == pytest.approx(0.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(1, 8, 8), (1, 16, 16), (3, 28, 28), (1, 5, 7)])
+def test_conv_encoder_decoder_shapes(shape):
+    enc, dec = ConvEncoder(shape, 6), ConvDecoder(6, shape)
+    z = enc(torch.zeros(2, *shape))
+    assert z.shape == (2, 6) and dec(z).shape == (2, *shape)
+    assert isinstance(make_encoder(shape, 6), ConvEncoder)
+    assert isinstance(make_encoder((64,), 6), MLPEncoder)
+    assert make_decoder((64,), 6)(torch.zeros(2, 6)).shape == (2, 64)
+
+
+def test_domain_encoder_shared_and_separate():
+    shared = MLPEncoder(4, 2)
+    enc = DomainEncoder(shared)
+    assert enc["source"] is enc["target"] is shared
+    het = DomainEncoder({"source": MLPEncoder(4, 2), "target": MLPEncoder(7, 2)})
+    assert het(torch.zeros(3, 7), "target").shape == (3, 2)
+    with pytest.raises(ValueError, match="Unknown domains"):
+        DomainEncoder({"source": shared, "elsewhere": shared})
