@@ -121,3 +121,22 @@ def test_bad_parameters_raise_naming_them(digits, param, value):
     est = SourceTargetClustering(**{param: value})
     with pytest.raises((ValueError, TypeError), match=param):
         est.fit(Xs, ys, Xt)
+
+
+def test_model_saved_with_a_cuda_device_loads_on_cpu(digits):
+    """A net whose device is CUDA unpickles on a CPU-only machine (skorch maps it)."""
+    import pickle
+    import warnings
+
+    Xs, ys, Xt, yt = digits
+    est = SourceTargetClustering(5, epochs=2, random_state=0, device="cpu").fit(Xs, ys, Xt)
+    labels = est.predict(Xt)
+    est.net_.device = "cuda"          # as if fitted on a GPU (tensors are on the CPU here)
+    blob = pickle.dumps(est)
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA; the mapping is exercised on CPU-only machines")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        restored = pickle.loads(blob)
+    assert str(restored.net_.device) == "cpu"
+    np.testing.assert_array_equal(restored.predict(Xt), labels)
