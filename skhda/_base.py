@@ -135,7 +135,7 @@ def check_X(X, name, input_shape=None):
         )
     except (ValueError, TypeError) as exc:
         raise _named_error(name, exc) from None
-    if X.ndim == 2 and input_shape is not None:
+    if X.ndim == 2 and input_shape is not None and len(np.atleast_1d(input_shape)) > 1:
         shape = tuple(int(s) for s in np.atleast_1d(input_shape))
         if len(shape) == 2:
             shape = (1, *shape)
@@ -151,7 +151,7 @@ def check_X(X, name, input_shape=None):
             f"{name} must be 2-D (n, features), 3-D (n, h, w) or 4-D (n, c, h, w); "
             f"got {X.ndim}-D."
         )
-    return np.ascontiguousarray(X, dtype=np.float32)
+    return np.array(X, dtype=np.float32, order="C", copy=True)
 
 
 def _check_y(y, name, n_rows, rows_name):
@@ -244,13 +244,13 @@ class BaseDAEstimator(BaseEstimator):
         data = DAData(Xs, ys, Xt, yt, shapes)
         if data.heterogeneous and not self._supports_heterogeneous:
             raise ValueError(
-                f"X_target has {math.prod(shapes['target'])} features and X_source "
-                f"{math.prod(shapes['source'])}: {type(self).__name__} needs the same features "
+                f"X_target rows have shape {shapes['target']} and X_source rows "
+                f"{shapes['source']}: {type(self).__name__} needs the same features "
                 "in both domains."
             )
-        k = self._n_clusters_requested(data)
+        k = self._n_clusters_expected(data)
         if k is not None and Xt is not None and len(Xt) < k:
-            raise ValueError(f"X_target has {len(Xt)} rows, fewer than n_clusters={k}.")
+            raise ValueError(f"X_target has {len(Xt)} rows, fewer than the {k} clusters asked for.")
         return data
 
     def _check_y_target(self, y_target, n_rows, y_source):
@@ -293,7 +293,26 @@ class BaseDAEstimator(BaseEstimator):
             return k
         if data.y_source is not None:
             return len(np.unique(data.y_source))
-        raise ValueError(f"n_clusters is required by {type(self).__name__} without y_source.")
+        if "n_clusters" in self.get_params():
+            raise ValueError(
+                f"n_clusters is required by {type(self).__name__} without y_source."
+            )
+        raise ValueError(
+            f"{type(self).__name__} without y_source needs a clusterer with its number of "
+            "clusters set, e.g. clusterer=KMeans(n_clusters=5)."
+        )
+
+    def _n_clusters_expected(self, data):
+        """The number of clusters a fit will ask for, when it is known before training."""
+        k = self._n_clusters_requested(data)
+        clusterer = getattr(self, "clusterer", None)
+        if k is None and clusterer is not None and hasattr(clusterer, "get_params"):
+            k = clusterer.get_params().get("n_clusters")
+            return k if isinstance(k, numbers.Integral) else None
+        if k is None and clusterer is None and data.y_source is not None and (
+                "n_clusters" in self.get_params() or "clusterer" in self.get_params()):
+            k = len(np.unique(data.y_source))
+        return k
 
     def fit(self, X_source, y_source=None, X_target=None, y_target=None):
         """Fit on labelled source data and (unlabelled or partly labelled) target data.
@@ -315,11 +334,21 @@ class BaseDAEstimator(BaseEstimator):
         -------
         self
         """
+        self._reset_fitted_state()
         data = self._validate_fit(X_source, y_source, X_target, y_target)
         self.input_shapes_ = dict(data.shapes)
         self.n_features_in_ = int(math.prod(data.shapes["source"]))
-        self._fit(data)
+        try:
+            self._fit(data)
+        except BaseException:
+            self._reset_fitted_state()
+            raise
         return self
+
+    def _reset_fitted_state(self):
+        """Forget every fitted attribute, so that no stale one survives a (failed) refit."""
+        for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
+            delattr(self, name)
 
     def fit_predict(self, X_source, y_source=None, X_target=None, y_target=None):
         """Fit, then return the labels of the target rows."""
@@ -369,7 +398,13 @@ class BaseDAEstimator(BaseEstimator):
         return hasattr(self, "classes_")
 
     def score(self, X, y, domain="target"):
-        """Accuracy for class outputs, clustering accuracy (Hungarian) for clusters."""
+        """Accuracy for class outputs, clustering accuracy (Hungarian) for clusters.
+
+        ``X`` are rows of ``domain`` (target by default). In
+        :class:`~sklearn.model_selection.GridSearchCV` the default scoring calls
+        this on held-out *source* rows; use
+        :func:`skhda.model_selection.make_target_scorer` to score on the target.
+        """
         y_pred = self.predict(X, domain=domain)
         y = column_or_1d(np.asarray(y), warn=False)
         if len(y) != len(y_pred):
@@ -435,9 +470,11 @@ def resolve_device(device):
         return str(device)
     if isinstance(device, str):
         try:
-            torch.device(device)
+            dev = torch.device(device)
         except RuntimeError as exc:
             raise ValueError(f"device={device!r} is not a torch device: {exc}") from None
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device={device!r} but CUDA is not available here; use 'auto'.")
         return device
     raise TypeError(f"device must be 'auto', a string or a torch.device, got {device!r}.")
 
@@ -510,10 +547,35 @@ class BaseDeepDA(BaseDAEstimator):
                     "encoder is one module but the domains have different features; pass "
                     "encoder={'source': ..., 'target': ...}."
                 )
-            return DomainEncoder(modules)
+            encoder = DomainEncoder(modules)
+            self._check_encoder(encoder, data)
+            return encoder
         build = {d: make_encoder(data.shapes[d], self.embedding_dim, tuple(self.hidden_dims))
                  for d in (DOMAINS if data.heterogeneous else ("source",))}
         return DomainEncoder(build if data.heterogeneous else build["source"])
+
+    def _check_encoder(self, encoder, data):
+        """Encode two rows of each domain, so a user encoder that does not fit fails here."""
+        was_training = encoder.training
+        encoder.eval()
+        try:
+            for domain, X in (("source", data.X_source), ("target", data.X_target)):
+                if X is None:
+                    continue
+                with torch.no_grad():
+                    try:
+                        z = encoder(torch.as_tensor(X[:2]), domain)
+                    except Exception as exc:
+                        raise ValueError(
+                            f"encoder cannot encode {domain} rows of shape {X.shape[1:]}: {exc}"
+                        ) from None
+                if z.ndim != 2 or z.shape[1] != self.embedding_dim:
+                    raise ValueError(
+                        f"encoder maps {domain} rows to shape {tuple(z.shape[1:])}, but "
+                        f"embedding_dim={self.embedding_dim}; they must agree."
+                    )
+        finally:
+            encoder.train(was_training)
 
     def _make_decoder(self, data):
         build = {d: make_decoder(data.shapes[d], self.embedding_dim, tuple(self.hidden_dims))
@@ -528,7 +590,20 @@ class BaseDeepDA(BaseDAEstimator):
             cbs = cbs.get(stage, [])
         elif stage != self._main_stage:
             return []
-        return copy.deepcopy(list(cbs))
+        cbs = copy.deepcopy(list(cbs))
+        for cb in cbs:
+            cb = cb[1] if isinstance(cb, tuple) else cb
+            monitor = getattr(cb, "monitor", None)
+            on_train = getattr(cb, "on_train", True)
+            if (isinstance(monitor, str) and "valid" in monitor) or on_train is False:
+                raise ValueError(
+                    f"callbacks: {type(cb).__name__} watches validation data, but skhda stages "
+                    "train without a validation split (the target has no labels to validate "
+                    "on); monitor the training loss instead, e.g. "
+                    "EarlyStopping(monitor='train_loss'), Checkpoint(monitor='train_loss_best'), "
+                    "EpochScoring(..., on_train=True)."
+                )
+        return cbs
 
     def _train_stage(self, stage, module, dataset, epochs, *, batch_size=None, lr=None,
                      extra_callbacks=(), **net_kwargs):

@@ -94,9 +94,10 @@ class DomainBatch:
 class DomainBatchIterator:
     """Yield one batch of every part per step, cycling the shorter parts.
 
-    An epoch ends when the part needing the most batches has been seen once;
-    the other parts restart a fresh permutation whenever they run out, so
-    every step pairs e.g. a source batch with a target batch. Rows are gathered
+    An epoch ends when the part needing the most batches has been seen once
+    (its last batch may be short); the other parts are cycled through fresh
+    permutations, wrapping around so that each row is seen once per pass and
+    every step pairs e.g. a full source batch with a full target batch. Rows are gathered
     from in-memory tensors with one index per part and step (no per-sample
     collation).
 
@@ -158,20 +159,33 @@ class DomainBatchIterator:
     def __iter__(self):
         lengths, sizes = self._sizes()
         parts = self.dataset.parts
-        # the part needing the most batches defines the epoch; the others cycle
-        leading = max(lengths, key=lambda n: lengths[n] / sizes[n])
+        steps = len(self)
+        rnd = math.floor if self.drop_last else math.ceil
+        # parts that need as many batches as the epoch has end it with a short
+        # batch; the others are cycled, wrapping around so that every row is
+        # seen once before any row is seen again
+        exact = {n for n in parts
+                 if self.steps_per_epoch is None and rnd(lengths[n] / sizes[n]) == steps}
         devices = {n: next(iter(a.values())).device for n, a in parts.items()}
         orders = {n: self._order(lengths[n], devices[n]) for n in parts}
         cursors = dict.fromkeys(parts, 0)
-        for _ in range(len(self)):
+        for _ in range(steps):
             batch = {}
             for name, arrays in parts.items():
                 start, size, n = cursors[name], sizes[name], lengths[name]
-                if start >= n or (start + size > n and name != leading):
-                    orders[name] = self._order(n, devices[name])
-                    start = 0
-                idx = orders[name][start:start + size]
-                cursors[name] = start + size
+                if name in exact or start + size <= n:
+                    idx = orders[name][start:start + size]
+                    cursors[name] = start + size
+                else:
+                    rest = orders[name][start:]
+                    order = self._order(n, devices[name])
+                    if len(rest):  # rows of this batch's first half go last in the new pass
+                        seen = torch.zeros(n, dtype=torch.bool, device=order.device)
+                        seen[rest] = True
+                        order = torch.cat([order[~seen[order]], order[seen[order]]])
+                    need = size - len(rest)
+                    idx = torch.cat([rest, order[:need]])
+                    orders[name], cursors[name] = order, need
                 batch[name] = SimpleNamespace(**{k: v[idx] for k, v in arrays.items()})
             yield DomainBatch(batch), None
 
@@ -226,8 +240,9 @@ class DomainNet(NeuralNet):
     """A skorch net whose module returns named loss terms for a :class:`DomainBatch`.
 
     ``module.forward(batch)`` returns a dict ``{term: scalar tensor}``; the
-    training loss is ``sum(loss_weights.get(term, 1) * value)``. Each term's
-    epoch mean is recorded in the history as ``train_<term>`` (one device
+    training loss is ``sum(loss_weights.get(term, 1) * value)``. When there
+    is more than one term, each term's (unweighted) mean over the epoch's
+    batches is recorded in the history as ``train_<term>`` (one device
     synchronisation per epoch, not per batch).
 
     Parameters

@@ -163,11 +163,14 @@ class _DeepBaseline(BaseDeepDA):
 class _EmbeddingClustering(_DeepBaseline):
     """Clusterer on the target embedding of a trained network."""
 
-    def _fit_clusterer(self, data):
+    def _clusterer(self, data):
         clusterer = self.clusterer
         if clusterer is None:
             clusterer = KMeans(n_clusters=self._n_clusters(data), n_init=10)
         _check_clusterer(clusterer)
+        return clusterer
+
+    def _fit_clusterer(self, data, clusterer):
         self._assigner = ClusterAssigner(clusterer, self._embed(data.X_target, "target"),
                                          self._fit_seed)
         self.clusterer_ = self._assigner.clusterer
@@ -211,6 +214,13 @@ _DEEP_DOC = """
 """
 
 
+def _deep_doc(cls):
+    """Fill the shared deep-estimator parameters into a class docstring."""
+    cls.__doc__ = cls.__doc__.replace("    DEEP_PARAMETERS\n", _DEEP_DOC.lstrip("\n") + "\n")
+    return cls
+
+
+@_deep_doc
 class SourceTargetClustering(_EmbeddingClustering):
     """Autoencoder on source and target, then a clusterer on the target embedding.
 
@@ -223,7 +233,7 @@ class SourceTargetClustering(_EmbeddingClustering):
     clusterer : estimator, default=None
         Any scikit-learn clusterer applied to the target embedding
         (default k-means).
-    """ + _DEEP_DOC + """
+    DEEP_PARAMETERS
     Attributes
     ----------
     net_ : skhda.DomainNet
@@ -239,7 +249,7 @@ class SourceTargetClustering(_EmbeddingClustering):
     >>> Xs, ys, Xt, yt = load_digits_transfer()
     >>> est = SourceTargetClustering(n_clusters=5, epochs=2, random_state=0)
     >>> est.fit_predict(Xs, ys, Xt).shape
-    (900,)
+    (896,)
     """
 
     _requires_source_labels = False
@@ -264,12 +274,14 @@ class SourceTargetClustering(_EmbeddingClustering):
 
     def _fit_deep(self, data):
         epochs = self._check_epochs()
+        clusterer = self._clusterer(data)
         model = _Autoencoder(self._make_encoder(data), self._make_decoder(data))
         dataset = DomainDataset(source={"X": data.X_source}, target={"X": data.X_target})
         self.net_ = self._train_stage("train", model, dataset, epochs)
-        self._fit_clusterer(data)
+        self._fit_clusterer(data, clusterer)
 
 
+@_deep_doc
 class SourceFeatureClustering(_EmbeddingClustering):
     """Network trained on the source labels, clusterer on its target embedding.
 
@@ -283,7 +295,7 @@ class SourceFeatureClustering(_EmbeddingClustering):
         Clusters of the default k-means; None: the number of source classes.
     clusterer : estimator, default=None
         Any scikit-learn clusterer applied to the target embedding.
-    """ + _DEEP_DOC + """
+    DEEP_PARAMETERS
     Examples
     --------
     >>> from skhda.baselines import SourceFeatureClustering
@@ -291,7 +303,7 @@ class SourceFeatureClustering(_EmbeddingClustering):
     >>> Xs, ys, Xt, yt = load_digits_transfer()
     >>> est = SourceFeatureClustering(epochs=2, random_state=0).fit(Xs, ys, Xt)
     >>> est.transform(Xt).shape
-    (900, 10)
+    (896, 10)
     """
 
     _supports_heterogeneous = False
@@ -316,6 +328,7 @@ class SourceFeatureClustering(_EmbeddingClustering):
 
     def _fit_deep(self, data):
         epochs = self._check_epochs()
+        clusterer = self._clusterer(data)
         encoder = LabelEncoder().fit(data.y_source)
         self.source_classes_ = encoder.classes_
         model = _Classifier(self._make_encoder(data), len(encoder.classes_), self.embedding_dim)
@@ -323,9 +336,10 @@ class SourceFeatureClustering(_EmbeddingClustering):
             source={"X": data.X_source, "y": encoder.transform(data.y_source)}
         )
         self.net_ = self._train_stage("train", model, dataset, epochs)
-        self._fit_clusterer(data)
+        self._fit_clusterer(data, clusterer)
 
 
+@_deep_doc
 class SourceOnly(_DeepBaseline):
     """Classifier trained on the source labels, applied to the target (shared labels).
 
@@ -336,7 +350,7 @@ class SourceOnly(_DeepBaseline):
 
     Parameters
     ----------
-    """ + _DEEP_DOC + """
+    DEEP_PARAMETERS
     Attributes
     ----------
     classes_ : ndarray

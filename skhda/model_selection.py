@@ -78,7 +78,8 @@ def make_target_scorer(X_target_val, y_target_val=None, metric="cluster_accuracy
     X_target_val : array-like or :class:`~skhda.Domain`
         Target rows to score on (a ``Domain`` may carry the labels).
     y_target_val : array-like, optional
-        Their labels; needed by the labelled metrics.
+        Their labels; needed by the labelled metrics. Rows labelled ``-1``
+        (unlabelled) are left out.
     metric : str or callable, default="cluster_accuracy"
         ``"cluster_accuracy"``, ``"nmi"``, ``"ari"``, ``"accuracy"`` (need
         labels), ``"silhouette"`` (silhouette of ``transform`` with the
@@ -123,5 +124,17 @@ def make_target_scorer(X_target_val, y_target_val=None, metric="cluster_accuracy
         raise ValueError(
             f"y_target_val has {len(y)} entries but X_target_val has {len(X)} rows."
         )
-    return TargetScorer(X, None if y is None else np.asarray(y), metric, sample_size,
-                        random_state)
+    if y is not None:
+        y = np.asarray(y)
+        labelled = y != -1   # -1 marks unlabelled rows (scikit-learn's convention)
+        if not labelled.any():
+            raise ValueError("y_target_val has no labelled rows (all are -1).")
+        if not labelled.all():
+            X, y = _take(X, labelled), y[labelled]
+    return TargetScorer(X, y, metric, sample_size, random_state)
+
+
+def _take(X, mask):
+    if hasattr(X, "iloc"):
+        return X.iloc[mask]
+    return np.asarray(X)[mask]

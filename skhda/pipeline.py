@@ -131,6 +131,21 @@ class DAPipeline(Pipeline):
             return self.predict(X_source, domain="source")
         return self.predict(X)
 
+    def fit_transform(self, X_source, y_source=None, X_target=None, y_target=None,
+                      **fit_params):
+        """Fit, then return the embedding of the target rows (source rows without target)."""
+        self.fit(X_source, y_source, X_target, y_target, **fit_params)
+        X, _ = _unpack(X_target, None, "X_target")
+        if X is None:
+            return self.transform(X_source, domain="source")
+        return self.transform(X)
+
+    def __getitem__(self, ind):
+        out = super().__getitem__(ind)
+        if isinstance(out, DAPipeline):
+            out.per_domain = self.per_domain
+        return out
+
     def score(self, X, y=None, domain="target", **params):
         return self._final_estimator.score(self._transform_domain(X, domain), y, domain=domain)
 

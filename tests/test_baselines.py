@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from skorch.callbacks import EarlyStopping
 from sklearn.cluster import AgglomerativeClustering, KMeans, SpectralClustering
+from skorch.callbacks import EarlyStopping
 
 from skhda.baselines import (
     SourceFeatureClustering,
@@ -140,3 +140,42 @@ def test_model_saved_with_a_cuda_device_loads_on_cpu(digits):
         restored = pickle.loads(blob)
     assert str(restored.net_.device) == "cpu"
     np.testing.assert_array_equal(restored.predict(Xt), labels)
+
+
+def test_errors_come_before_training(digits):
+    from sklearn.exceptions import NotFittedError
+    from skorch.callbacks import Checkpoint
+
+    Xs, ys, Xt, yt = digits
+    with pytest.raises(ValueError, match="X_target has 3 rows"):
+        TargetClustering().fit(Xs, ys, Xt[:3])            # K defaults to 5 source classes
+    with pytest.raises(ValueError, match="X_target has 3 rows"):
+        SourceTargetClustering(epochs=1).fit(Xs, ys, Xt[:3])
+    with pytest.raises(ValueError, match="clusterer="):
+        TargetClustering().fit(Xs, None, Xt)
+    with pytest.raises(TypeError, match="clusterer"):
+        SourceFeatureClustering(clusterer="kmeans", epochs=1).fit(Xs, ys, Xt)
+    with pytest.raises(ValueError, match="embedding_dim"):
+        SourceTargetClustering(5, encoder=MLPEncoder(64, 6), epochs=1).fit(Xs, ys, Xt)
+    with pytest.raises(ValueError, match="encoder cannot encode"):
+        SourceOnly(encoder=MLPEncoder(32, 10), epochs=1).fit(Xs, ys, Xt)
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA"):
+            SourceOnly(device="cuda", epochs=1).fit(Xs, ys, Xt)
+    with pytest.raises(ValueError, match="monitor the training loss"):
+        SourceOnly(epochs=1, callbacks=[EarlyStopping()]).fit(Xs, ys, Xt)
+    with pytest.raises(ValueError, match="monitor the training loss"):
+        SourceOnly(epochs=1, callbacks=[Checkpoint()]).fit(Xs, ys, Xt)
+    est = SourceOnly(lr=0, epochs=1)
+    with pytest.raises(ValueError, match="lr"):
+        est.fit(Xs, ys, Xt)
+    with pytest.raises(NotFittedError):
+        est.predict(Xt)
+
+
+def test_refit_leaves_no_stale_attributes(digits):
+    Xs, ys, Xt, yt = digits
+    est = TargetClustering(KMeans(5, n_init=2, random_state=0)).fit(Xs, ys, Xt)
+    assert hasattr(est, "cluster_centers_")
+    est.set_params(clusterer=AgglomerativeClustering(3)).fit(Xs, ys, Xt)
+    assert not hasattr(est, "cluster_centers_")

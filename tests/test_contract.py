@@ -7,7 +7,6 @@ so a new method gets these tests by being exported.
 from __future__ import annotations
 
 import pickle
-import warnings
 
 import joblib
 import numpy as np
@@ -18,6 +17,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.preprocessing import StandardScaler
 
 from skhda import Domain
+from skhda.model_selection import make_target_scorer
 from skhda.pipeline import make_da_pipeline
 
 from .conftest import make_estimator, public_estimators, task_for
@@ -157,10 +157,11 @@ def test_pipeline_and_grid_search(case):
     labels = pipe.fit_predict(Xs, ys, X_target=Xt)
     assert labels.shape == (len(Xt),)
     name = pipe.steps[-1][0]
-    search = GridSearchCV(pipe, {f"{name}__random_state": [0, 1]}, cv=2)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        search.fit(Xs, ys, X_target=Domain(Xt))
+    scorer = make_target_scorer(Xt[::2], yt[::2], "nmi")
+    search = GridSearchCV(pipe, {f"{name}__random_state": [0, 1]}, cv=2, scoring=scorer,
+                          error_score="raise")
+    search.fit(Xs, ys, X_target=Domain(Xt))
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
     assert search.predict(Xt).shape == (len(Xt),)
 
 

@@ -106,7 +106,8 @@ def test_domain_net_logs_each_term_and_weights_them():
     # with weight 0 the loss is the ce term alone
     batch = next(iter(DomainBatchIterator(_ds(), batch_size=10, shuffle=False)))[0]
     terms = net.module_(batch)
-    assert math.isclose(float(net.get_loss(terms, training=False)), float(terms["ce"]),
+    assert math.isclose(float(net.get_loss(terms, training=False).detach()),
+                        float(terms["ce"].detach()),
                         rel_tol=1e-6)
     assert len(seen) == 3 * 3
 
@@ -211,3 +212,22 @@ def test_domain_encoder_shared_and_separate():
     assert het(torch.zeros(3, 7), "target").shape == (3, 2)
     with pytest.raises(ValueError, match="Unknown domains"):
         DomainEncoder({"source": shared, "elsewhere": shared})
+
+
+def test_iterator_same_size_domains_see_every_row_once():
+    ds = DomainDataset(source={"X": torch.arange(10.0)[:, None]},
+                       target={"X": 100 + torch.arange(10.0)[:, None]})
+    batches = [b for b, _ in DomainBatchIterator(ds, batch_size=4, seed=0)]
+    for part in ("source", "target"):
+        rows = torch.cat([getattr(b, part).X[:, 0] for b in batches]).tolist()
+        assert sorted(rows) == sorted(set(rows)) and len(rows) == 10
+
+
+def test_iterator_cycled_part_wraps_without_repeats_inside_a_pass():
+    ds = DomainDataset(source={"X": torch.arange(10.0)[:, None]},
+                       target={"X": torch.arange(7.0)[:, None]})
+    batches = [b.target.X[:, 0].tolist() for b, _ in DomainBatchIterator(ds, batch_size=3,
+                                                                         seed=2)]
+    assert all(len(set(b)) == 3 for b in batches)
+    flat = [x for b in batches for x in b]
+    assert sorted(flat[:7]) == list(range(7))      # a full pass before any repeat
