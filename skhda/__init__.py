@@ -14,10 +14,15 @@ from .baselines import (
     SourceTargetClustering,
     TargetClustering,
 )
+from .ckm import CKM, DCNAdapter, DECAdapter
+from .tdcm import TDCM
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "CKM",
+    "DCNAdapter",
+    "DECAdapter",
     "Domain",
     "DomainBatchIterator",
     "DomainDataset",
@@ -25,6 +30,7 @@ __all__ = [
     "SourceFeatureClustering",
     "SourceOnly",
     "SourceTargetClustering",
+    "TDCM",
     "TargetClustering",
     "__version__",
 ]

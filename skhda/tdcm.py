@@ -96,12 +96,20 @@ class TDCM(BaseDeepDA):
         ``0`` is the paper's *variant-O* ablation.
     symmetric : bool, default=True
         Constrain ``W_Q``, ``W_K`` to be symmetric (``(A + A^T) / 2``).
-        False is the paper's *variant-R* ablation.
+        False is the paper's *variant-R* ablation. Both start at
+        ``I + 0.1 N(0, 1)`` (independent draws).
     embedding_norm : {"standardize", None}, default="standardize"
         skhda's anti-collapse step (see Notes). None is the paper's loss as
         written, whose minimum is a collapsed embedding.
     negative_slope : float, default=0.01
         Slope of the LeakyReLU ``sigma`` below 0.
+    n_init : int, default=3
+        Train this many models from different random initialisations and
+        keep the one with the lowest final training loss (ours, as in
+        :class:`~sklearn.cluster.KMeans`; no labels involved). The blocks
+        start from fixed centroids, so a fit can settle in a local minimum
+        that merges two clusters; restarts make that rare, at ``n_init``
+        times the cost.
     finetune_epochs : int, default=0
         When > 0 and ``X_target`` is given, continue training the whole model
         on the target rows with the same unsupervised loss (ours; the paper
@@ -144,6 +152,8 @@ class TDCM(BaseDeepDA):
     cluster_centers_ : ndarray of shape (n_clusters, embedding_dim)
         Centroids adapted to the training source rows, in the standardised
         embedding (``transform(X_source, domain="source")``).
+    init_losses_ : list of float
+        Final training loss of each of the ``n_init`` runs.
     initial_centroids_ : ndarray of shape (n_clusters, embedding_dim)
         ``c^(0)``.
     net_ : skhda.DomainNet
@@ -201,7 +211,7 @@ class TDCM(BaseDeepDA):
     >>> from skhda.datasets import make_domain_shift_blobs
     >>> from skhda.metrics import cluster_accuracy
     >>> Xs, _, Xt, yt = make_domain_shift_blobs(3, 300, random_state=0)
-    >>> est = TDCM(n_clusters=3, epochs=20, hidden_dims=(32,), random_state=0)
+    >>> est = TDCM(n_clusters=3, epochs=20, hidden_dims=(32,), n_init=1, random_state=0)
     >>> labels = est.fit(Xs, X_target=Xt).predict(Xt)
     >>> labels.shape
     (300,)
@@ -215,7 +225,7 @@ class TDCM(BaseDeepDA):
 
     def __init__(self, n_clusters=None, *, n_blocks=4, temperature=1.0, beta=1.0,
                  orthogonal_weight=1.0, symmetric=True, embedding_norm="standardize",
-                 negative_slope=0.01, finetune_epochs=0, adapt_max_rows=20000,
+                 negative_slope=0.01, n_init=3, finetune_epochs=0, adapt_max_rows=20000,
                  weight_decay=5e-4, embedding_dim=10, hidden_dims=(256, 128), encoder=None,
                  input_shape=None, epochs=100, batch_size=256, lr=1e-3, device="auto",
                  random_state=None, verbose=0, callbacks=None):
@@ -227,6 +237,7 @@ class TDCM(BaseDeepDA):
         self.symmetric = symmetric
         self.embedding_norm = embedding_norm
         self.negative_slope = negative_slope
+        self.n_init = n_init
         self.finetune_epochs = finetune_epochs
         self.adapt_max_rows = adapt_max_rows
         self.weight_decay = weight_decay
@@ -252,6 +263,7 @@ class TDCM(BaseDeepDA):
         _check_positive_float(self.weight_decay, "weight_decay", allow_zero=True)
         _check_positive_int(self.epochs, "epochs", minimum=0)
         _check_positive_int(self.finetune_epochs, "finetune_epochs", minimum=0)
+        _check_positive_int(self.n_init, "n_init")
         _check_positive_int(self.adapt_max_rows, "adapt_max_rows", minimum=k)
         if not isinstance(self.symmetric, (bool, np.bool_)):
             raise ValueError(f"symmetric must be True or False, got {self.symmetric!r}.")
@@ -269,13 +281,23 @@ class TDCM(BaseDeepDA):
         k = self._n_clusters(data)
         self._check_params(k)
         self.n_clusters_ = k
-        blocks = CentroidBlocks(k, self.embedding_dim, self.n_blocks, float(self.temperature),
-                                bool(self.symmetric), float(self.negative_slope))
-        model = _TDCMModule(self._make_encoder(data), blocks, self.embedding_norm)
         weights = {"balance": float(self.beta), "orthogonality": float(self.orthogonal_weight)}
         common = {"loss_weights": weights, "optimizer__weight_decay": float(self.weight_decay)}
-        self.net_ = self._train_stage("train", model, DomainDataset(source={"X": data.X_source}),
-                                      self.epochs, **common)
+        source = DomainDataset(source={"X": data.X_source})
+        best, self.init_losses_ = None, []
+        for _ in range(self.n_init):  # like KMeans(n_init): keep the lowest final loss
+            blocks = CentroidBlocks(k, self.embedding_dim, self.n_blocks,
+                                    float(self.temperature), bool(self.symmetric),
+                                    float(self.negative_slope), init_noise=0.1)
+            model = _TDCMModule(self._make_encoder(data), blocks, self.embedding_norm)
+            net = self._train_stage("train", model, source, self.epochs, **common)
+            loss = float(net.history[-1, "train_loss"]) if self.epochs > 0 else 0.0
+            self.init_losses_.append(loss)
+            if best is None or loss < best[0]:
+                best = (loss, net)
+        self.net_ = best[1]
+        model, blocks = self.net_.module_, self.net_.module_.blocks
+        self.histories_["train"] = self.history_ = self.net_.history
         finetune = self.finetune_epochs if data.X_target is not None else 0
         if data.heterogeneous and finetune == 0:
             finetune = self.epochs  # the target encoder can only learn here
@@ -300,7 +322,7 @@ class TDCM(BaseDeepDA):
         sub = z[torch.as_tensor(rows)]
         if model.embedding_norm == "standardize":
             mean = sub.mean(0, keepdim=True)
-            std = torch.sqrt(sub.var(0, unbiased=False, keepdim=True) + 1e-5)
+            std = torch.sqrt(sub.var(0, unbiased=False, keepdim=True) + 1e-8)
             z, sub = (z - mean) / std, (sub - mean) / std
         with torch.no_grad():
             centroids = model.blocks.adapt(sub.to(device)).cpu()

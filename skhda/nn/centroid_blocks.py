@@ -80,7 +80,7 @@ def orthogonal_centroids(n_clusters: int, dim: int) -> torch.Tensor:
     return c.float()
 
 
-def batch_standardize(z: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+def batch_standardize(z: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
     """Centre each embedding dimension on the batch and scale it to unit variance.
 
     skhda's anti-collapse step for TDCM (not in the paper): the embedding
@@ -173,6 +173,10 @@ class CentroidUpdatingBlock(nn.Module):
         paper's *variant-R* ablation.
     negative_slope : float, default=0.01
         Slope of the LeakyReLU ``sigma`` below 0.
+    init_noise : float, default=0.0
+        ``W_Q``, ``W_K`` start as ``I + init_noise * N(0, 1)`` (independent
+        draws, so without the symmetric constraint ``W_Q^T W_K`` need not be
+        positive definite).
 
     Examples
     --------
@@ -186,10 +190,12 @@ class CentroidUpdatingBlock(nn.Module):
     [[0.05, 0.0], [5.05, 5.0]]
     """
 
-    def __init__(self, dim, temperature=1.0, symmetric=True, negative_slope=0.01):
+    def __init__(self, dim, temperature=1.0, symmetric=True, negative_slope=0.01,
+                 init_noise=0.0):
         super().__init__()
-        self.query = nn.Parameter(torch.eye(dim))
-        self.key = nn.Parameter(torch.eye(dim))
+        # near the identity: the score starts as the k-means one (Theorem 4.2)
+        self.query = nn.Parameter(torch.eye(dim) + init_noise * torch.randn(dim, dim))
+        self.key = nn.Parameter(torch.eye(dim) + init_noise * torch.randn(dim, dim))
         self.temperature = temperature
         self.symmetric = symmetric
         self.negative_slope = negative_slope
@@ -226,7 +232,7 @@ class CentroidBlocks(nn.Module):
     n_clusters : int
     dim : int
     n_blocks : int, default=4
-    temperature, symmetric, negative_slope
+    temperature, symmetric, negative_slope, init_noise
         See :class:`CentroidUpdatingBlock`.
 
     Examples
@@ -239,12 +245,12 @@ class CentroidBlocks(nn.Module):
     """
 
     def __init__(self, n_clusters, dim, n_blocks=4, temperature=1.0, symmetric=True,
-                 negative_slope=0.01):
+                 negative_slope=0.01, init_noise=0.0):
         super().__init__()
         self.n_clusters = n_clusters
         self.register_buffer("initial_centroids", orthogonal_centroids(n_clusters, dim))
         self.blocks = nn.ModuleList(
-            CentroidUpdatingBlock(dim, temperature, symmetric, negative_slope)
+            CentroidUpdatingBlock(dim, temperature, symmetric, negative_slope, init_noise)
             for _ in range(n_blocks)
         )
 

@@ -81,8 +81,9 @@ def straight_through_gumbel_softmax(logits, temperature=1.0, noise=None):
     Examples
     --------
     >>> import torch
-    >>> straight_through_gumbel_softmax(torch.tensor([[2.0, 1.0]]), noise=torch.zeros(1, 2))
-    tensor([[1., 0.]], grad_fn=<AddBackward0>)
+    >>> h = straight_through_gumbel_softmax(torch.tensor([[2.0, 1.0]]), noise=torch.zeros(1, 2))
+    >>> h.tolist()
+    [[1.0, 0.0]]
     """
     if noise is None:
         u = torch.rand_like(logits).clamp_(1e-10, 1.0 - 1e-7)

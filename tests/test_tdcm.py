@@ -1,0 +1,242 @@
+"""TDCM: the centroid blocks and loss pieces, the estimator contract, no collapse, learning."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.cluster import KMeans
+
+from skhda import Domain
+from skhda.datasets import make_domain_shift_blobs
+from skhda.metrics import cluster_accuracy
+from skhda.nn.centroid_blocks import (
+    CentroidBlocks,
+    CentroidUpdatingBlock,
+    batch_standardize,
+    block_weights,
+    clustering_loss,
+    orthogonal_centroids,
+    orthogonality_penalty,
+    size_balance_loss,
+)
+from skhda.tdcm import TDCM
+
+FAST = {"epochs": 3, "n_init": 1, "embedding_dim": 4, "hidden_dims": (16,), "batch_size": 64,
+        "device": "cpu", "random_state": 0}
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    return make_domain_shift_blobs(3, 300, random_state=0)
+
+
+# ------------------------------------------------------------- nn pieces
+def test_score_is_zero_at_the_centroid_and_negative_elsewhere():
+    torch.manual_seed(0)
+    block = CentroidUpdatingBlock(3)
+    with torch.no_grad():
+        block.query.add_(0.1 * torch.randn(3, 3))
+        block.key.copy_(block.query)
+    c = torch.randn(2, 3)
+    z = torch.cat([c, c + torch.randn(2, 3)])
+    s = block.score(z, c)
+    assert torch.allclose(s[[0, 1], [0, 1]], torch.zeros(2))
+    assert (s[2:] < 0).all()
+
+
+def test_score_with_identity_weights_is_negative_squared_distance():
+    block = CentroidUpdatingBlock(2, temperature=2.0)
+    with torch.no_grad():
+        s = block.score(torch.tensor([[3.0, 4.0]]), torch.tensor([[0.0, 0.0]]))
+    assert float(s) == pytest.approx(-25.0 / 2.0)
+
+
+def test_weights_are_symmetric_unless_ablated():
+    block = CentroidUpdatingBlock(3)
+    with torch.no_grad():
+        block.query.copy_(torch.arange(9.0).view(3, 3))
+    w_q, _ = block.weights()
+    assert torch.equal(w_q, w_q.T)
+    block.symmetric = False
+    assert not torch.equal(block.weights()[0], block.weights()[0].T)
+
+
+def test_centroid_update_is_the_soft_mean():
+    block = CentroidUpdatingBlock(1)
+    z = torch.tensor([[0.0], [2.0], [10.0]])
+    with torch.no_grad():
+        delta, c = block(z, torch.tensor([[1.0], [9.0]]))
+    expected = (delta.T @ z) / delta.sum(0, keepdim=True).T
+    assert torch.allclose(c, expected)
+    assert c[0, 0] == pytest.approx(1.0, abs=1e-3) and c[1, 0] == pytest.approx(10.0, abs=1e-3)
+
+
+def test_loss_pieces_by_hand():
+    delta = torch.tensor([[0.5, 0.5], [1.0, 0.0]])
+    score = torch.tensor([[-2.0, -4.0], [-1.0, -3.0]])
+    assert float(clustering_loss(delta, score)) == pytest.approx((3.0 + 1.0) / 2)
+    pi = np.array([0.75, 0.25])
+    assert float(size_balance_loss(delta)) == pytest.approx(
+        np.log(2) + (pi * np.log(pi)).sum(), rel=1e-5)
+    w = torch.tensor([[1.0, 1.0], [0.0, 1.0]])   # W W^T - I = [[1, 1], [1, 0]]
+    assert float(orthogonality_penalty(w)) == pytest.approx(3.0)
+    assert block_weights(3).tolist() == pytest.approx([1 / 6, 2 / 6, 3 / 6])
+
+
+def test_initial_centroids_are_orthonormal_and_a_fallback_for_small_dims():
+    c = orthogonal_centroids(3, 5)
+    assert torch.allclose(c @ c.T, torch.eye(3))
+    c = orthogonal_centroids(6, 2)
+    assert c.shape == (6, 2) and torch.allclose(c.norm(dim=1), torch.ones(6), atol=1e-6)
+    assert len(torch.unique(c.round(decimals=4), dim=0)) == 6
+
+
+def test_standardisation_fixes_the_spread():
+    z = batch_standardize(1e-3 * torch.randn(50, 3, dtype=torch.float64) + 7.0)
+    assert torch.allclose(z.mean(0), torch.zeros(3, dtype=z.dtype), atol=1e-4)
+    assert torch.allclose(z.std(0, unbiased=False), torch.ones(3, dtype=z.dtype), atol=1e-2)
+
+
+def test_blocks_cluster_separated_points_from_orthogonal_centroids():
+    blocks = CentroidBlocks(3, 3, n_blocks=4)
+    z = torch.cat([torch.randn(20, 3) * 0.1 + 3 * torch.eye(3)[k] for k in range(3)])
+    labels = blocks.predict(z)
+    assert labels.tolist() == [0] * 20 + [1] * 20 + [2] * 20
+    clustering, balance = blocks.losses(z)
+    assert float(balance) < 1e-3 and float(clustering) > 0
+    assert float(blocks.orthogonality()) == 0.0
+
+
+# ------------------------------------------------------ estimator contract
+def test_fit_predict_transform_shapes(blobs):
+    Xs, ys, Xt, yt = blobs
+    est = TDCM(n_clusters=3, **FAST)
+    assert est.fit(Xs, None, Xt) is est
+    labels = est.predict(Xt)
+    assert labels.shape == (len(Xt),) and labels.min() >= 0 and labels.max() < 3
+    assert est.transform(Xt).shape == (len(Xt), 4)
+    np.testing.assert_allclose(est.predict_proba(Xt).sum(1), 1.0, rtol=1e-5)
+    assert est.predict(Xs, domain="source").shape == (len(Xs),)
+    assert est.cluster_centers_.shape == (3, 4) and est.n_features_in_ == 2
+    assert not hasattr(est, "classes_")
+    assert "train_clustering" in est.history_[-1]
+    assert 0.0 <= est.score(Xt, yt) <= 1.0
+    assert clone(est).fit_predict(Xs, None, Xt).shape == (len(Xt),)
+
+
+def test_labels_are_optional_and_ignored(blobs):
+    Xs, ys, Xt, yt = blobs
+    a = TDCM(n_clusters=3, **FAST).fit(Xs).predict(Xt)           # no y_source, no X_target
+    b = TDCM(**FAST).fit(Xs, ys, Xt).predict(Xt)                  # K from y_source
+    c = TDCM(n_clusters=3, **FAST).fit(Xs, (ys + 1) % 3, Domain(Xt, y=yt)).predict(Xt)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(a, c)
+    with pytest.raises(ValueError, match="n_clusters"):
+        TDCM(**FAST).fit(Xs)
+
+
+def test_same_seed_same_labels_clone_and_pickle(blobs):
+    Xs, ys, Xt, yt = blobs
+    est = TDCM(n_clusters=3, **FAST)
+    assert clone(est).get_params() == est.get_params()
+    pickle.loads(pickle.dumps(est))
+    a = est.fit(Xs).predict(Xt)
+    np.testing.assert_array_equal(a, TDCM(n_clusters=3, **FAST).fit(Xs).predict(Xt))
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(est)).predict(Xt), a)
+    assert not hasattr(clone(est), "net_")
+
+
+def test_verbose_zero_is_silent(blobs, capsys):
+    TDCM(n_clusters=3, **FAST).fit(blobs[0])
+    out = capsys.readouterr()
+    assert out.out == "" and out.err == ""
+
+
+@pytest.mark.parametrize("param, value", [
+    ("n_blocks", 0), ("temperature", 0.0), ("beta", -1.0), ("orthogonal_weight", -0.1),
+    ("symmetric", "yes"), ("embedding_norm", "whiten"), ("n_init", 0),
+    ("finetune_epochs", -1), ("adapt_max_rows", 2), ("batch_size", 2), ("epochs", -1),
+])
+def test_bad_parameters_name_themselves(blobs, param, value):
+    est = TDCM(n_clusters=3, **{**FAST, param: value})
+    with pytest.raises(ValueError, match=param):
+        est.fit(blobs[0])
+
+
+def test_large_inputs_adapt_on_a_subset(blobs):
+    Xs, ys, Xt, yt = blobs
+    est = TDCM(n_clusters=3, **{**FAST, "adapt_max_rows": 50}).fit(Xs)
+    a = est.predict(Xt)
+    assert a.shape == (len(Xt),)
+    np.testing.assert_array_equal(a, est.predict(Xt))
+
+
+def test_finetuning_and_heterogeneous_target(blobs):
+    Xs, ys, Xt, yt = blobs
+    est = TDCM(n_clusters=3, finetune_epochs=2, **FAST).fit(Xs, None, Xt)
+    assert set(est.histories_) == {"train", "finetune"} and len(est.histories_["finetune"]) == 2
+    assert len(est.history_) == FAST["epochs"]
+    Xt3 = np.c_[Xt, Xt[:, :1]]                     # 3 target features: a target encoder
+    est = TDCM(n_clusters=3, **FAST).fit(Xs, None, Xt3)
+    assert "finetune" in est.histories_
+    assert est.predict(Xt3).shape == (len(Xt3),)
+    with pytest.raises(ValueError, match="features"):
+        est.predict(Xs)
+
+
+def test_ablation_switches_reach_the_module(blobs):
+    est = TDCM(n_clusters=3, symmetric=False, beta=0.0, orthogonal_weight=0.0, **FAST)
+    est.fit(blobs[0])
+    block = est.net_.module_.blocks.blocks[0]
+    assert block.symmetric is False
+    assert est.net_.loss_weights == {"balance": 0.0, "orthogonality": 0.0}
+
+
+# ---------------------------------------------------- no collapse, learning
+SEPARABLE = {"hidden_dims": (32,), "embedding_dim": 10, "epochs": 40, "device": "cpu"}
+
+
+@pytest.fixture(scope="module")
+def shifted():
+    return make_domain_shift_blobs(5, 1000, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def fitted(shifted):
+    Xs, ys, Xt, yt = shifted
+    return TDCM(n_clusters=5, random_state=0, **SEPARABLE).fit(Xs)
+
+
+def test_no_collapse_on_separable_data(fitted, shifted):
+    Xs, ys, Xt, yt = shifted
+    for X in (Xs, Xt):
+        sizes = np.bincount(fitted.predict(X), minlength=5) / len(X)
+        assert sizes.min() > 0.1, sizes          # every cluster used, none dominant
+    model = fitted.net_.module_
+    with torch.no_grad():
+        raw = model.embed(torch.as_tensor(Xt, dtype=torch.float32), "target")
+    assert raw.std(0).max() > 1e-2                 # the encoder did not shrink to a point
+
+
+def test_the_literal_loss_is_minimal_at_a_collapsed_embedding():
+    """FINDINGS.md: a constant embedding zeroes both terms; standardising forbids it."""
+    blocks = CentroidBlocks(3, 4)
+    clustering, balance = blocks.losses(torch.full((40, 4), 0.3))
+    assert float(clustering) == pytest.approx(0.0, abs=1e-6)
+    assert float(balance) == pytest.approx(0.0, abs=1e-6)
+    z = torch.randn(40, 4) * 1e-3 + 0.3                # nearly collapsed
+    assert float(blocks.losses(z)[0]) < 1e-4
+    assert float(blocks.losses(batch_standardize(z))[0]) > 0.1
+
+
+def test_tdcm_beats_source_kmeans_on_the_shifted_target(fitted, shifted):
+    Xs, ys, Xt, yt = shifted
+    kmeans = KMeans(5, n_init=10, random_state=0).fit(Xs)
+    baseline = cluster_accuracy(yt, kmeans.predict(Xt))
+    ours = cluster_accuracy(yt, fitted.predict(Xt))
+    assert ours > baseline + 0.1, (ours, baseline)
+    assert cluster_accuracy(ys, fitted.predict(Xs)) > 0.95
