@@ -14,12 +14,15 @@ from .baselines import (
     SourceTargetClustering,
     TargetClustering,
 )
+from .ccn import CCN, CCNPlus, SimilarityNetwork
 from .ckm import CKM, DCNAdapter, DECAdapter
 from .tdcm import TDCM
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "CCN",
+    "CCNPlus",
     "CKM",
     "DCNAdapter",
     "DECAdapter",
@@ -27,6 +30,7 @@ __all__ = [
     "DomainBatchIterator",
     "DomainDataset",
     "DomainNet",
+    "SimilarityNetwork",
     "SourceFeatureClustering",
     "SourceOnly",
     "SourceTargetClustering",

@@ -9,6 +9,7 @@ stage, and batched inference.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import numbers
@@ -33,7 +34,14 @@ from ._training import DomainDataset, batched_apply, make_net
 from .metrics import cluster_accuracy
 from .nn.encoders import DomainDecoder, DomainEncoder, make_decoder, make_encoder
 
-__all__ = ["BaseDAEstimator", "BaseDeepDA", "DAData", "Domain"]
+__all__ = [
+    "BaseDAEstimator",
+    "BaseDeepDA",
+    "DAData",
+    "DeepMixin",
+    "Domain",
+    "with_parameters_doc",
+]
 
 DOMAINS = ("source", "target")
 UNLABELLED = -1
@@ -495,23 +503,19 @@ def _check_positive_float(value, name, allow_zero=False):
     return float(value)
 
 
-class BaseDeepDA(BaseDAEstimator):
-    """Shared machinery of the deep estimators (encoders, stages, device, seeds).
+class DeepMixin:
+    """Device, seeding and one skorch net per training stage, for any deep estimator.
 
-    A subclass builds its modules from :meth:`_make_encoder` /
-    :meth:`_make_decoder`, trains each stage with :meth:`_train_stage` and
-    keeps the final stage's net as ``net_``. Expected parameters (declared
-    by each subclass's ``__init__``): ``embedding_dim``, ``hidden_dims``,
-    ``encoder``, ``input_shape``, ``batch_size``, ``lr``, ``device``,
-    ``random_state``, ``verbose``, ``callbacks``.
+    Used by :class:`BaseDeepDA` and by estimators with another fit signature
+    (e.g. :class:`skhda.ccn.SimilarityNetwork`). Expects the parameters
+    ``embedding_dim``, ``hidden_dims``, ``encoder``, ``lr``, ``device``,
+    ``random_state``, ``verbose`` and ``callbacks``.
     """
 
     _main_stage = "train"
 
-    # ------------------------------------------------------------ validation
-    def _check_common_params(self):
+    def _check_deep_params(self):
         _check_positive_int(self.embedding_dim, "embedding_dim")
-        _check_positive_int(self.batch_size, "batch_size")
         _check_positive_float(self.lr, "lr")
         hd = self.hidden_dims
         if not isinstance(hd, (tuple, list)) or not all(
@@ -534,53 +538,21 @@ class BaseDeepDA(BaseDAEstimator):
         """A torch seed drawn from ``random_state`` (fresh per fit when it is None)."""
         return int(check_random_state(self.random_state).randint(2**31 - 1))
 
-    # ------------------------------------------------------------- building
-    def _make_encoder(self, data):
-        """A :class:`DomainEncoder`: shared, or one input encoder per domain."""
-        user = self.encoder
-        if user is not None:
-            modules = copy.deepcopy(user)
-            if isinstance(modules, dict) and set(modules) != set(DOMAINS):
-                raise ValueError("encoder dict must have exactly the keys 'source' and 'target'.")
-            if isinstance(modules, torch.nn.Module) and data.heterogeneous:
-                raise ValueError(
-                    "encoder is one module but the domains have different features; pass "
-                    "encoder={'source': ..., 'target': ...}."
-                )
-            encoder = DomainEncoder(modules)
-            self._check_encoder(encoder, data)
-            return encoder
-        build = {d: make_encoder(data.shapes[d], self.embedding_dim, tuple(self.hidden_dims))
-                 for d in (DOMAINS if data.heterogeneous else ("source",))}
-        return DomainEncoder(build if data.heterogeneous else build["source"])
+    @contextlib.contextmanager
+    def _seeded(self):
+        """Run a fit's training with torch seeded from ``random_state``.
 
-    def _check_encoder(self, encoder, data):
-        """Encode two rows of each domain, so a user encoder that does not fit fails here."""
-        was_training = encoder.training
-        encoder.eval()
-        try:
-            for domain, X in (("source", data.X_source), ("target", data.X_target)):
-                if X is None:
-                    continue
-                with torch.no_grad():
-                    try:
-                        z = encoder(torch.as_tensor(X[:2]), domain)
-                    except Exception as exc:
-                        raise ValueError(
-                            f"encoder cannot encode {domain} rows of shape {X.shape[1:]}: {exc}"
-                        ) from None
-                if z.ndim != 2 or z.shape[1] != self.embedding_dim:
-                    raise ValueError(
-                        f"encoder maps {domain} rows to shape {tuple(z.shape[1:])}, but "
-                        f"embedding_dim={self.embedding_dim}; they must agree."
-                    )
-        finally:
-            encoder.train(was_training)
-
-    def _make_decoder(self, data):
-        build = {d: make_decoder(data.shapes[d], self.embedding_dim, tuple(self.hidden_dims))
-                 for d in (DOMAINS if data.heterogeneous else ("source",))}
-        return DomainDecoder(build if data.heterogeneous else build["source"])
+        The global torch random state is restored afterwards; the stages'
+        histories are collected in ``histories_`` (``history_``: the main one).
+        """
+        self._fit_seed = self._seed()
+        self.histories_ = {}
+        devices = ["cuda"] if str(self.device_).startswith("cuda") else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(self._fit_seed)
+            yield
+        if not hasattr(self, "history_"):
+            self.history_ = self.histories_.get(self._main_stage)
 
     def _stage_callbacks(self, stage):
         cbs = self.callbacks
@@ -633,17 +605,75 @@ class BaseDeepDA(BaseDAEstimator):
     def _stage_seed(self, stage):
         return (self._fit_seed + sum(map(ord, stage))) % (2**31 - 1)
 
+
+class BaseDeepDA(DeepMixin, BaseDAEstimator):
+    """Shared machinery of the deep DA estimators (encoders, stages, device, seeds).
+
+    A subclass builds its modules from :meth:`_make_encoder` /
+    :meth:`_make_decoder`, trains each stage with :meth:`_train_stage` and
+    keeps the final stage's net as ``net_``. Expected parameters (declared
+    by each subclass's ``__init__``): ``embedding_dim``, ``hidden_dims``,
+    ``encoder``, ``input_shape``, ``batch_size``, ``lr``, ``device``,
+    ``random_state``, ``verbose``, ``callbacks``.
+    """
+
+    def _check_common_params(self):
+        _check_positive_int(self.batch_size, "batch_size")
+        self._check_deep_params()
+
     def _fit(self, data):
         self._check_common_params()
-        self._fit_seed = self._seed()
-        self.histories_ = {}
-        devices = ["cuda"] if str(self.device_).startswith("cuda") else []
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(self._fit_seed)
+        with self._seeded():
             self._fit_deep(data)
-        if not hasattr(self, "history_"):
-            self.history_ = self.histories_.get(self._main_stage)
         return self
+
+    # ------------------------------------------------------------- building
+    def _make_encoder(self, data):
+        """A :class:`DomainEncoder`: shared, or one input encoder per domain."""
+        user = self.encoder
+        if user is not None:
+            modules = copy.deepcopy(user)
+            if isinstance(modules, dict) and set(modules) != set(DOMAINS):
+                raise ValueError("encoder dict must have exactly the keys 'source' and 'target'.")
+            if isinstance(modules, torch.nn.Module) and data.heterogeneous:
+                raise ValueError(
+                    "encoder is one module but the domains have different features; pass "
+                    "encoder={'source': ..., 'target': ...}."
+                )
+            encoder = DomainEncoder(modules)
+            self._check_encoder(encoder, data)
+            return encoder
+        build = {d: make_encoder(data.shapes[d], self.embedding_dim, tuple(self.hidden_dims))
+                 for d in (DOMAINS if data.heterogeneous else ("source",))}
+        return DomainEncoder(build if data.heterogeneous else build["source"])
+
+    def _check_encoder(self, encoder, data):
+        """Encode two rows of each domain, so a user encoder that does not fit fails here."""
+        was_training = encoder.training
+        encoder.eval()
+        try:
+            for domain, X in (("source", data.X_source), ("target", data.X_target)):
+                if X is None:
+                    continue
+                with torch.no_grad():
+                    try:
+                        z = encoder(torch.as_tensor(X[:2]), domain)
+                    except Exception as exc:
+                        raise ValueError(
+                            f"encoder cannot encode {domain} rows of shape {X.shape[1:]}: {exc}"
+                        ) from None
+                if z.ndim != 2 or z.shape[1] != self.embedding_dim:
+                    raise ValueError(
+                        f"encoder maps {domain} rows to shape {tuple(z.shape[1:])}, but "
+                        f"embedding_dim={self.embedding_dim}; they must agree."
+                    )
+        finally:
+            encoder.train(was_training)
+
+    def _make_decoder(self, data):
+        build = {d: make_decoder(data.shapes[d], self.embedding_dim, tuple(self.hidden_dims))
+                 for d in (DOMAINS if data.heterogeneous else ("source",))}
+        return DomainDecoder(build if data.heterogeneous else build["source"])
 
     def _fit_deep(self, data):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -668,3 +698,16 @@ class BaseDeepDA(BaseDAEstimator):
         """
         X = self._validate_X(X, domain)
         return self._embed(X, domain)
+
+
+def with_parameters_doc(text):
+    """Class decorator: put shared parameter docs where a docstring says ``DEEP_PARAMETERS``.
+
+    Lets an estimator family document its common parameters once.
+    """
+
+    def decorate(cls):
+        cls.__doc__ = cls.__doc__.replace("    DEEP_PARAMETERS\n", text.lstrip("\n") + "\n")
+        return cls
+
+    return decorate

@@ -11,6 +11,7 @@ little over a hand-written loop (``benchmarks/bench_training_overhead.py``).
 
 from __future__ import annotations
 
+import copy
 import math
 from types import SimpleNamespace
 
@@ -18,14 +19,17 @@ import numpy as np
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback, EpochTimer, PassthroughScoring, PrintLog, ProgressBar
+from torch import nn
 from torch.utils.data import Dataset
 
 __all__ = [
+    "ClassBalancedBatchIterator",
     "DomainBatch",
     "DomainBatchIterator",
     "DomainDataset",
     "DomainNet",
     "LinearSchedule",
+    "adapt_batchnorm",
     "batched_apply",
 ]
 
@@ -188,6 +192,66 @@ class DomainBatchIterator:
                     orders[name], cursors[name] = order, need
                 batch[name] = SimpleNamespace(**{k: v[idx] for k, v in arrays.items()})
             yield DomainBatch(batch), None
+
+
+class ClassBalancedBatchIterator(DomainBatchIterator):
+    """A :class:`~skhda.DomainBatchIterator` whose ``balanced_part`` batches are class-balanced.
+
+    Each step draws ``classes_per_batch`` classes at random and
+    ``samples_per_class`` rows of each (without replacement inside a class
+    when it has enough rows), so that a batch holds enough similar pairs
+    for a pairwise loss. The other parts are batched as usual.
+
+    Parameters
+    ----------
+    dataset : DomainDataset
+    classes_per_batch : int, default=20
+    samples_per_class : int, default=5
+    balanced_part : str, default="source"
+        The part (with a ``"y"`` tensor of class indices) to balance.
+    **kwargs
+        Passed to :class:`~skhda.DomainBatchIterator`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skhda._training import ClassBalancedBatchIterator, DomainDataset
+    >>> ds = DomainDataset(source={"X": torch.randn(60, 2), "y": torch.arange(60) % 6})
+    >>> it = ClassBalancedBatchIterator(ds, classes_per_batch=3, samples_per_class=4,
+    ...                                 steps_per_epoch=2, seed=0)
+    >>> [torch.bincount(b.source.y).count_nonzero().item() for b, _ in it]
+    [3, 3]
+    """
+
+    def __init__(self, dataset, classes_per_batch=20, samples_per_class=5,
+                 balanced_part="source", **kwargs):
+        super().__init__(dataset, **kwargs)
+        self.classes_per_batch = classes_per_batch
+        self.samples_per_class = samples_per_class
+        self.balanced_part = balanced_part
+
+    def __iter__(self):
+        arrays = self.dataset.parts[self.balanced_part]
+        y = arrays["y"].cpu()
+        order = torch.argsort(y, stable=True)
+        counts = torch.bincount(y)
+        present = torch.nonzero(counts).flatten()
+        offsets = torch.cumsum(counts, 0) - counts
+        k = min(int(self.classes_per_batch), len(present))
+        m = int(self.samples_per_class)
+        n_max = int(counts.max())
+        for batch, _ in super().__iter__():
+            classes = present[torch.randperm(len(present), generator=self.generator)[:k]]
+            # a random permutation of each chosen class's rows: sort uniform keys, with
+            # the padding positions (beyond the class size) pushed to the end
+            keys = torch.rand(k, n_max, generator=self.generator)
+            keys[torch.arange(n_max)[None, :] >= counts[classes][:, None]] = 2.0
+            pos = torch.argsort(keys, dim=1)[:, :m] % counts[classes][:, None]
+            idx = order[(offsets[classes][:, None] + pos).flatten()]
+            idx = idx.to(next(iter(arrays.values())).device)
+            batch.parts[self.balanced_part] = type(batch.parts[self.balanced_part])(
+                **{key: v[idx] for key, v in arrays.items()})
+            yield batch, None
 
 
 class LinearSchedule(Callback):
@@ -397,3 +461,33 @@ def batched_apply(fn, X, device, batch_size=1024, module=None):
     finally:
         if module is not None:
             module.train(was_training)
+
+
+@torch.no_grad()
+def adapt_batchnorm(model, X, device, forward=None, batch_size=100, seed=0):
+    """AdaBN: a copy of ``model`` whose BatchNorm statistics are re-estimated on ``X``.
+
+    The statistics are the exact averages over random batches of ``X``
+    passed through ``forward`` (a method of ``model``, by name of the copy:
+    default ``model.__call__``). Used to adapt a network trained on one
+    domain to another domain's feature statistics (Li et al., AdaBN).
+    """
+    name = getattr(forward, "__name__", "__call__")
+    model = copy.deepcopy(model)
+    forward = getattr(model, name) if name != "__call__" else model
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return model
+    model.eval()
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average
+        m.train()
+    X = torch.as_tensor(X)
+    order = torch.randperm(len(X), generator=torch.Generator().manual_seed(seed))
+    for start in range(0, len(X), batch_size):
+        rows = X[order[start:start + batch_size]]
+        if len(rows) > 1:
+            forward(rows.to(device))
+    model.eval()
+    return model

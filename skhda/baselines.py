@@ -16,7 +16,13 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from ._base import BaseDAEstimator, BaseDeepDA, ClusterAssigner, _check_positive_int
+from ._base import (
+    BaseDAEstimator,
+    BaseDeepDA,
+    ClusterAssigner,
+    _check_positive_int,
+    with_parameters_doc,
+)
 from ._training import DomainDataset, batched_apply
 from .nn.losses import reconstruction_loss
 
@@ -214,10 +220,7 @@ _DEEP_DOC = """
 """
 
 
-def _deep_doc(cls):
-    """Fill the shared deep-estimator parameters into a class docstring."""
-    cls.__doc__ = cls.__doc__.replace("    DEEP_PARAMETERS\n", _DEEP_DOC.lstrip("\n") + "\n")
-    return cls
+_deep_doc = with_parameters_doc(_DEEP_DOC)
 
 
 @_deep_doc

@@ -4,7 +4,7 @@
   small conv net for images) and :class:`DomainEncoder`, which gives each
   domain its own input encoder when the feature spaces differ.
 - :mod:`skhda.nn.layers`: gradient reversal with the DANN schedule, pair
-  enumeration.
+  enumeration, random affine augmentation of images.
 - :mod:`skhda.nn.losses`: small loss functions, one job each.
 """
 
@@ -18,7 +18,13 @@ from .encoders import (
     make_decoder,
     make_encoder,
 )
-from .layers import GradientReversal, dann_coefficient, enumerate_pairs, grad_reverse
+from .layers import (
+    GradientReversal,
+    RandomAffine,
+    dann_coefficient,
+    enumerate_pairs,
+    grad_reverse,
+)
 from .losses import domain_adversarial_loss, reconstruction_loss
 
 __all__ = [
@@ -29,6 +35,7 @@ __all__ = [
     "GradientReversal",
     "MLPDecoder",
     "MLPEncoder",
+    "RandomAffine",
     "dann_coefficient",
     "domain_adversarial_loss",
     "enumerate_pairs",

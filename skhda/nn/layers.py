@@ -1,10 +1,11 @@
-"""Layers shared by methods: gradient reversal (DANN) and pair enumeration."""
+"""Layers shared by methods: gradient reversal (DANN), pair enumeration, augmentation."""
 
 from __future__ import annotations
 
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -65,3 +66,37 @@ def enumerate_pairs(z):
     left = z.unsqueeze(1).expand(b, b, d)
     right = z.unsqueeze(0).expand(b, b, d)
     return torch.cat([left, right], dim=2).reshape(b * b, 2 * d)
+
+
+class RandomAffine(nn.Module):
+    """Random affine jitter of image batches in training mode (identity otherwise).
+
+    Rotation ``+-15 s`` degrees, scale ``1 +- 0.1 s``, shift ``+-10 s`` % of
+    the side, for ``strength`` ``s``; vectors (2-D inputs) pass through.
+    Drawn with torch's random generator, so fits stay reproducible.
+
+    Examples
+    --------
+    >>> import torch
+    >>> aug = RandomAffine(1.0).eval()
+    >>> x = torch.rand(2, 1, 8, 8)
+    >>> torch.equal(aug(x), x)
+    True
+    """
+
+    def __init__(self, strength=1.0):
+        super().__init__()
+        self.strength = float(strength)
+
+    def forward(self, x):
+        if not self.training or self.strength == 0 or x.ndim != 4:
+            return x
+        n, s = len(x), self.strength
+        angle = (torch.rand(n, device=x.device) * 2 - 1) * math.radians(15) * s
+        scale = 1 + (torch.rand(n, device=x.device) * 2 - 1) * 0.1 * s
+        shift = (torch.rand(n, 2, device=x.device) * 2 - 1) * 0.2 * s
+        cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+        theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1),
+                             torch.stack([sin, cos, shift[:, 1]], 1)], 1)
+        grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+        return F.grid_sample(x, grid, align_corners=False)

@@ -1,0 +1,772 @@
+"""Learning to cluster in order to transfer (CCN, CCN+, CCN++) and its similarity network G.
+
+Hsu, Lv and Kira, "Learning to cluster in order to transfer across domains
+and tasks" (ICLR 2018). The algorithm, in three estimators:
+
+1. :class:`SimilarityNetwork` (the paper's G, figure 3): a backbone, the
+   dense pair enumeration of a batch (``B x B`` ordered pairs, self-pairs
+   included) and a two-logit head, trained with cross-entropy on "same
+   class" from labelled rows, on class-balanced batches
+   (:class:`ClassBalancedBatchIterator`: several classes x several rows).
+2. :class:`CCN` (cross-task clustering): G, frozen, labels every pair of a
+   target batch (binarised ``P(similar) > 0.5``); a clustering network with
+   ``K`` softmax outputs is trained on the target with the learnable
+   clustering objective, KCL (equations 2-5, hinge margin ``sigma = 2``) or
+   MCL (Hsu et al. 2019). ``K`` may exceed the true count (e.g. 100): the
+   estimate is the number of dominant clusters (``n_clusters_found_``).
+3. :class:`CCNPlus` (cross-domain, shared labels): one network, one output
+   head; cross-entropy on source batches plus the clustering objective on
+   target batches (32 + 96 rows per step). ``adversarial=True`` adds a DANN
+   domain discriminator behind a gradient reversal layer (CCN++).
+
+Beyond the paper (switchable, documented): ``similarity_bn="target"``
+re-estimates G's BatchNorm statistics on the target rows before use (AdaBN;
+the reference code gets a similar effect by running G in train mode), and
+``augment`` applies a light random affine jitter to image rows while G
+trains.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.base import BaseEstimator, clone
+from sklearn.frozen import FrozenEstimator
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils.validation import check_is_fitted
+from torch import nn
+
+from ._base import (
+    BaseDeepDA,
+    DeepMixin,
+    _check_positive_float,
+    _check_positive_int,
+    _check_y,
+    check_X,
+    with_parameters_doc,
+)
+from ._training import (
+    ClassBalancedBatchIterator,
+    DomainDataset,
+    LinearSchedule,
+    adapt_batchnorm,
+    batched_apply,
+)
+from .metrics import n_dominant_clusters
+from .nn.encoders import make_encoder
+from .nn.layers import GradientReversal, RandomAffine, dann_coefficient
+from .nn.losses import domain_adversarial_loss
+from .nn.pairwise import KCL, MCL, PairwiseSimilarityHead, pair_targets
+
+__all__ = [
+    "CCN",
+    "CCNPlus",
+    "ClassBalancedBatchIterator",
+    "SimilarityNetwork",
+    "pair_precision_recall",
+]
+
+_LOSSES = {"kcl": KCL, "mcl": MCL}
+
+
+# ------------------------------------------------------------------ helpers
+def pair_precision_recall(y_true, similarity, threshold=0.5):
+    """Precision and recall of similar and dissimilar pairs (the paper's tables 7-13).
+
+    Every ordered pair ``(i, j)``, ``i != j``, of the rows is predicted
+    similar when ``similarity[i, j] > threshold`` and scored against
+    ``y_true[i] == y_true[j]``.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n,)
+    similarity : array-like of shape (n, n)
+        Pairwise similarity probabilities (e.g.
+        :meth:`SimilarityNetwork.similarity_matrix`) or 0/1 labels.
+    threshold : float, default=0.5
+
+    Returns
+    -------
+    scores : dict
+        ``similar_precision``, ``similar_recall``, ``dissimilar_precision``,
+        ``dissimilar_recall`` (NaN when undefined).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> S = np.array([[1, 1, 0], [1, 1, 1], [0, 1, 1]])
+    >>> pair_precision_recall([0, 0, 1], S)["similar_precision"]
+    0.5
+    """
+    y = np.asarray(y_true)
+    S = np.asarray(similarity)
+    if S.shape != (len(y), len(y)):
+        raise ValueError(f"similarity must have shape ({len(y)}, {len(y)}), got {S.shape}.")
+    off = ~np.eye(len(y), dtype=bool)
+    true = (y[:, None] == y[None, :])[off]
+    pred = (S > threshold)[off]
+
+    def ratio(a, b):
+        return float(a / b) if b else float("nan")
+
+    return {
+        "similar_precision": ratio((pred & true).sum(), pred.sum()),
+        "similar_recall": ratio((pred & true).sum(), true.sum()),
+        "dissimilar_precision": ratio((~pred & ~true).sum(), (~pred).sum()),
+        "dissimilar_recall": ratio((~pred & ~true).sum(), (~true).sum()),
+    }
+
+
+def _resolve_similarity(similarity):
+    """The :class:`SimilarityNetwork` inside ``similarity`` (or a FrozenEstimator of one)."""
+    inner = similarity.estimator if isinstance(similarity, FrozenEstimator) else similarity
+    if not isinstance(inner, SimilarityNetwork):
+        raise TypeError(
+            f"similarity must be None, a SimilarityNetwork or a FrozenEstimator of one, "
+            f"got {similarity!r}."
+        )
+    return inner
+
+
+def _is_fitted(est):
+    return hasattr(est, "net_")
+
+
+# ---------------------------------------------------------- the network G
+class _SimilarityModel(nn.Module):
+    """Backbone + :class:`PairwiseSimilarityHead`; cross-entropy on all ``B^2`` pairs."""
+
+    def __init__(self, encoder, embedding_dim, hidden_dim, augment=0.0):
+        super().__init__()
+        self.encoder = encoder
+        self.head = PairwiseSimilarityHead(embedding_dim, hidden_dim)
+        self.augment = RandomAffine(augment)
+
+    def embed(self, x, domain=None):
+        return self.encoder(x)
+
+    def forward_rows(self, x):
+        """Pair logits of all pairs of ``x`` (used to re-estimate BatchNorm statistics)."""
+        return self.head(self.encoder(x))
+
+    def forward(self, batch):
+        x, y = batch.source.X, batch.source.y
+        logits = self.head(self.encoder(self.augment(x)))
+        return {"pair_ce": F.cross_entropy(logits, pair_targets(y).flatten().long())}
+
+
+class SimilarityNetwork(DeepMixin, BaseEstimator):
+    """The pairwise similarity network G of CCN, learned from class labels.
+
+    A plain scikit-learn estimator: ``fit(X, y)`` on labelled rows (it is
+    not a domain-adaptation estimator; :class:`CCN` and :class:`CCNPlus`
+    use it on their source or on an auxiliary labelled set). Training
+    batches hold ``classes_per_batch x samples_per_class`` rows, all their
+    ordered pairs (self-pairs included) are enumerated by broadcasting and
+    classified "same class" / "different class" with cross-entropy.
+
+    Parameters
+    ----------
+    classes_per_batch : int, default=20
+        Classes drawn per training batch.
+    samples_per_class : int, default=5
+        Rows drawn per class and batch.
+    hidden_dim : int, default=256
+        Hidden layer of the pair head (``Linear -> BN -> ReLU -> Linear``).
+    embedding_dim : int, default=64
+        Output dimension of the backbone.
+    hidden_dims : sequence of int, default=(256, 128)
+        Hidden layers of the default MLP backbone (vectors).
+    encoder : torch.nn.Module, default=None
+        A user backbone mapping a batch of rows to ``(B, embedding_dim)``;
+        None builds an MLP for vectors and a small conv net for images.
+    input_shape : tuple, default=None
+        Shape of one image when images come flat, e.g. ``(28, 28)``.
+    augment : float, default=0.0
+        Strength of a random affine jitter of image rows during training
+        (0: off; not in the paper).
+    epochs : int, default=30
+        Epochs of ``ceil(n / batch)`` steps.
+    lr : float, default=1e-3
+        Adam learning rate.
+    device : str, default="auto"
+    random_state : int, RandomState or None, default=None
+    verbose : int, default=0
+    callbacks : list of skorch callbacks, default=None
+
+    Attributes
+    ----------
+    net_ : skhda.DomainNet
+        The trained net (``net_.module_`` holds ``encoder`` and ``head``).
+    history_ : skorch.History
+    classes_ : ndarray
+        The classes seen in ``fit``.
+    n_features_in_ : int
+
+    See Also
+    --------
+    CCN, CCNPlus, pair_precision_recall
+
+    Examples
+    --------
+    >>> from skhda.ccn import SimilarityNetwork
+    >>> from skhda.datasets import load_digits_transfer
+    >>> Xs, ys, Xt, yt = load_digits_transfer()
+    >>> G = SimilarityNetwork(classes_per_batch=5, epochs=3, random_state=0).fit(Xs / 16, ys)
+    >>> G.similarity_matrix(Xt[:10] / 16).shape
+    (10, 10)
+    >>> G.predict_proba(Xt[:3] / 16, Xt[3:6] / 16).shape
+    (3, 2)
+    """
+
+    _main_stage = "similarity"
+
+    def __init__(self, classes_per_batch=20, samples_per_class=5, *, hidden_dim=256,
+                 embedding_dim=64, hidden_dims=(256, 128), encoder=None, input_shape=None,
+                 augment=0.0, epochs=30, lr=1e-3, device="auto", random_state=None,
+                 verbose=0, callbacks=None):
+        self.classes_per_batch = classes_per_batch
+        self.samples_per_class = samples_per_class
+        self.hidden_dim = hidden_dim
+        self.embedding_dim = embedding_dim
+        self.hidden_dims = hidden_dims
+        self.encoder = encoder
+        self.input_shape = input_shape
+        self.augment = augment
+        self.epochs = epochs
+        self.lr = lr
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.callbacks = callbacks
+
+    def _check_params(self):
+        _check_positive_int(self.classes_per_batch, "classes_per_batch", minimum=2)
+        _check_positive_int(self.samples_per_class, "samples_per_class", minimum=1)
+        _check_positive_int(self.hidden_dim, "hidden_dim")
+        _check_positive_int(self.epochs, "epochs", minimum=0)
+        _check_positive_float(self.augment, "augment", allow_zero=True)
+        if self.encoder is not None and not isinstance(self.encoder, nn.Module):
+            raise TypeError(f"encoder must be None or a torch.nn.Module, got {self.encoder!r}.")
+        self._check_deep_params()
+
+    def fit(self, X, y):
+        """Learn the pairwise similarity of the rows of ``X`` from their classes ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            Vectors, or images as (n, h, w), (n, c, h, w) or flat with
+            ``input_shape``.
+        y : array-like of shape (n_samples,)
+            Class labels (at least 2 classes).
+
+        Returns
+        -------
+        self
+        """
+        for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
+            delattr(self, name)
+        self._check_params()
+        X = check_X(X, "X", self.input_shape)
+        y = _check_y(y, "y", len(X), "X")
+        labels = LabelEncoder().fit(y)
+        if len(labels.classes_) < 2:
+            raise ValueError("y has 1 class; SimilarityNetwork needs at least 2 classes.")
+        batch = int(self.classes_per_batch) * int(self.samples_per_class)
+        with self._seeded():
+            if self.encoder is not None:
+                encoder = copy.deepcopy(self.encoder)
+            else:
+                encoder = make_encoder(X.shape[1:], self.embedding_dim, tuple(self.hidden_dims))
+            model = _SimilarityModel(encoder, self.embedding_dim, self.hidden_dim, self.augment)
+            dataset = DomainDataset(source={"X": X, "y": labels.transform(y)})
+            net = self._train_stage(
+                "similarity", model, dataset, self.epochs, batch_size=batch,
+                steps_per_epoch=max(1, math.ceil(len(X) / batch)),
+                iterator_train=ClassBalancedBatchIterator,
+                iterator_train__classes_per_batch=self.classes_per_batch,
+                iterator_train__samples_per_class=self.samples_per_class,
+            )
+        self.net_ = net
+        self.classes_ = labels.classes_
+        self.input_shape_ = X.shape[1:]
+        self.n_features_in_ = int(math.prod(X.shape[1:]))
+        return self
+
+    # ---------------------------------------------------------- inference
+    def _validate(self, X, name="X"):
+        check_is_fitted(self, "net_")
+        expected = self.input_shape_
+        X = check_X(X, name, expected if len(expected) == 3 else None)
+        if X.ndim == 2 and len(expected) == 3 and X.shape[1] == math.prod(expected):
+            X = X.reshape(len(X), *expected)
+        if X.shape[1:] != expected:
+            raise ValueError(
+                f"{name} has {math.prod(X.shape[1:])} features, but SimilarityNetwork is "
+                f"expecting {self.n_features_in_} features as input."
+            )
+        return X
+
+    def _module(self, adapt_to=None, seed=0):
+        model = self.net_.module_
+        if adapt_to is not None:
+            model = adapt_batchnorm(model, adapt_to, self.net_.device,
+                                    forward=model.forward_rows, seed=seed)
+        return model
+
+    def transform(self, X):
+        """The backbone embedding of ``X``, shape ``(n, embedding_dim)``."""
+        X = self._validate(X)
+        model = self.net_.module_
+        return batched_apply(model.encoder, X, self.net_.device, module=model)
+
+    def predict_proba(self, X_left, X_right):
+        """``[P(dissimilar), P(similar)]`` of the aligned pairs ``(X_left[i], X_right[i])``.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_pairs, 2)
+        """
+        Zl = torch.as_tensor(self.transform(X_left))
+        Zr = torch.as_tensor(self.transform(X_right))
+        if len(Zl) != len(Zr):
+            raise ValueError(f"X_left has {len(Zl)} rows and X_right {len(Zr)}; they must match.")
+        head = self.net_.module_.head
+        return batched_apply(lambda z: head.pair_logits(z[:, 0], z[:, 1]).softmax(1),
+                             torch.stack([Zl, Zr], 1), self.net_.device, module=head)
+
+    def predict(self, X_left, X_right):
+        """1 where the aligned pair is predicted similar (same class), else 0."""
+        return (self.predict_proba(X_left, X_right)[:, 1] > 0.5).astype(np.int64)
+
+    def similarity_matrix(self, X, adapt_batchnorm=False):
+        """``P(similar)`` of every ordered pair of the rows of ``X``, shape ``(n, n)``.
+
+        Costs ``O(n^2)`` memory for the result; for large ``n`` ask for blocks.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, ...)
+        adapt_batchnorm : bool, default=False
+            Re-estimate the BatchNorm statistics on ``X`` first (AdaBN; the
+            fitted network is not changed).
+        """
+        X = self._validate(X)
+        model = self._module(X if adapt_batchnorm else None)
+        was = model.training
+        try:
+            with torch.no_grad():
+                Z = batched_apply(model.encoder, X, self.net_.device, module=model)
+                model.eval()
+                S = model.head.similarity_matrix(torch.as_tensor(Z).to(self.net_.device))
+        finally:
+            model.train(was)
+        return S.cpu().numpy()
+
+    def pair_scores(self, X, y, adapt_batchnorm=False, threshold=0.5):
+        """Similar/dissimilar pair precision and recall on labelled rows.
+
+        See :func:`pair_precision_recall`.
+        """
+        S = self.similarity_matrix(X, adapt_batchnorm=adapt_batchnorm)
+        return pair_precision_recall(np.asarray(y), S, threshold)
+
+    def _pair_model(self, X, adapt_batchnorm, seed=0):
+        """(frozen copy of the model, embedding of ``X``) used by CCN/CCN+."""
+        model = copy.deepcopy(self._module(X if adapt_batchnorm else None, seed))
+        model.eval().requires_grad_(False)
+        Z = batched_apply(model.encoder, X, self.net_.device, module=model)
+        return model.head, Z
+
+
+# -------------------------------------------------------- clustering nets
+class _PairSupervision(nn.Module):
+    """Frozen G head: the binarised ``B x B`` pair labels of a batch's G embeddings."""
+
+    def __init__(self, head, threshold=0.5):
+        super().__init__()
+        self.head = head
+        self.threshold = threshold
+
+    def train(self, mode=True):
+        return super().train(False)  # G is fixed: always its (adapted) running statistics
+
+    @torch.no_grad()
+    def forward(self, g):
+        return (self.head.similarity_matrix(g) > self.threshold).float()
+
+
+class _ClusteringModel(nn.Module):
+    """Backbone -> BN -> ReLU -> K logits; pairwise loss on target batches (CCN)."""
+
+    def __init__(self, encoder, embedding_dim, n_outputs, loss, supervision):
+        super().__init__()
+        self.encoder = encoder
+        self.classifier = nn.Sequential(nn.BatchNorm1d(embedding_dim), nn.ReLU(),
+                                        nn.Linear(embedding_dim, n_outputs))
+        self.loss = loss
+        self.supervision = supervision
+
+    def embed(self, x, domain):
+        return self.encoder(x, domain)
+
+    def logits(self, x, domain):
+        return self.classifier(self.encoder(x, domain))
+
+    def forward(self, batch):
+        t = batch.target
+        return {"cluster": self.loss(self.logits(t.X, "target"), self.supervision(t.g))}
+
+
+class _TransferModel(_ClusteringModel):
+    """CCN+ / CCN++: CE on source, pairwise loss on target, optional DANN discriminator."""
+
+    def __init__(self, encoder, embedding_dim, n_outputs, loss, supervision, adversarial):
+        super().__init__(encoder, embedding_dim, n_outputs, loss, supervision)
+        self.discriminator = None
+        if adversarial:
+            self.grl = GradientReversal(0.0)
+            self.discriminator = nn.Sequential(
+                nn.Linear(embedding_dim, 256), nn.ReLU(), nn.Linear(256, 1))
+
+    def forward(self, batch):
+        s, t = batch.source, batch.target
+        # one pass over both domains, so BatchNorm sees the mixture it sees at inference
+        z = self.encoder(torch.cat([s.X, t.X]), "source")
+        logits = self.classifier(z)
+        ls, lt = logits[:len(s.X)], logits[len(s.X):]
+        out = {"ce": F.cross_entropy(ls, s.y)}
+        if self.supervision is not None:
+            out["cluster"] = self.loss(lt, self.supervision(t.g))
+        if self.discriminator is not None:
+            d = self.discriminator(self.grl(z)).squeeze(1)
+            out["adversarial"] = domain_adversarial_loss(d[:len(s.X)], d[len(s.X):])
+        return out
+
+
+_DEEP_DOC = """
+    embedding_dim : int, default=128
+        Hidden layer of the clustering network (output of its backbone).
+    hidden_dims : sequence of int, default=(256, 128)
+        Hidden layers of the default MLP backbone (vectors).
+    encoder : torch.nn.Module, default=None
+        A user backbone mapping rows to ``(B, embedding_dim)``; None builds
+        an MLP for vectors and a small conv net for images.
+    input_shape : tuple, default=None
+        Shape of one image when images come flat, e.g. ``(28, 28)``.
+    epochs : int, default=30
+    lr : float, default=1e-3
+        Adam learning rate.
+    device : str, default="auto"
+    random_state : int, RandomState or None, default=None
+    verbose : int, default=0
+    callbacks : list of skorch callbacks, default=None
+        Added to the main training stage.
+"""
+
+
+_deep_doc = with_parameters_doc(_DEEP_DOC)
+
+
+class _CCNBase(BaseDeepDA):
+    """What CCN and CCN+ share: the loss switch and the similarity network G."""
+
+    _supports_heterogeneous = False
+
+    @property
+    def _requires_source_labels(self):
+        # read at class level by generic code: the default (learn G) needs them
+        sim = getattr(self, "similarity", None)
+        return sim is None or not _is_fitted(_resolve_similarity(sim))
+
+    def _check_ccn_params(self):
+        self._check_common_params()
+        if self.loss not in _LOSSES:
+            raise ValueError(f"loss must be one of {sorted(_LOSSES)}, got {self.loss!r}.")
+        _check_positive_float(self.margin, "margin")
+        _check_positive_int(self.epochs, "epochs", minimum=0)
+        if self.similarity_bn not in ("target", "source"):
+            raise ValueError(
+                f"similarity_bn must be 'target' or 'source', got {self.similarity_bn!r}."
+            )
+        if self.similarity is not None:
+            _resolve_similarity(self.similarity)
+
+    def _make_loss(self):
+        return KCL(self.margin) if self.loss == "kcl" else MCL()
+
+    def _similarity_network(self, data):
+        """The fitted G: ``similarity`` as given when fitted, else fitted on the source."""
+        sim = self.similarity
+        if sim is not None and _is_fitted(_resolve_similarity(sim)):
+            G = _resolve_similarity(sim)
+            if G.n_features_in_ != math.prod(data.shapes["target"]):
+                raise ValueError(
+                    f"similarity was fitted on rows of {G.n_features_in_} features, but "
+                    f"X_target has {math.prod(data.shapes['target'])}."
+                )
+            return G
+        if data.y_source is None:
+            raise ValueError(
+                f"y_source is required by {type(self).__name__} to learn its similarity "
+                "network (or pass a fitted similarity=SimilarityNetwork(...))."
+            )
+        if sim is None:
+            G = SimilarityNetwork(device=self.device, verbose=self.verbose)
+        else:
+            G = clone(_resolve_similarity(sim))
+        if G.random_state is None:
+            G.set_params(random_state=self._fit_seed)
+        return G.fit(data.X_source, data.y_source)
+
+    def _pair_supervision(self, data):
+        G = self._similarity_network(data)
+        self.similarity_ = G
+        Xt = data.X_target.reshape(len(data.X_target), *G.input_shape_)
+        head, Zg = G._pair_model(Xt, self.similarity_bn == "target", seed=self._fit_seed)
+        return _PairSupervision(head), Zg
+
+    # ---------------------------------------------------------- inference
+    def predict_proba(self, X, domain="target"):
+        """Softmax over the network's outputs (clusters, or ``classes_`` for CCN+)."""
+        X = self._validate_X(X, domain)
+        model = self.net_.module_
+        return batched_apply(lambda x: model.logits(x, domain).softmax(1), X,
+                             self.net_.device, module=model)
+
+
+@_deep_doc
+class CCN(_CCNBase):
+    """Constrained clustering network: cross-task clustering of unseen classes.
+
+    Learns the similarity network G on the labelled source (or uses a
+    fitted ``similarity``), then trains a clustering network on the target
+    rows only: G labels every pair of each target batch as similar or not,
+    and the network's softmax outputs are fitted to these pair labels with
+    the learnable clustering objective (KCL, the paper's LCO, or MCL).
+    The source classes and the target classes are unrelated ("cross-task
+    clustering"); ``n_clusters`` may be an upper bound (e.g. 100), the
+    network then leaves the surplus clusters nearly empty and
+    ``n_clusters_found_`` is the number of dominant clusters.
+
+    Parameters
+    ----------
+    n_clusters : int, default=None
+        Output nodes ``K`` (an upper bound when the count is unknown).
+        None: the number of source classes.
+    loss : {"kcl", "mcl"}, default="kcl"
+        KCL (KL divergence with a detached target, hinge margin) or MCL
+        (binary cross-entropy on ``p_i . p_j``, more robust in our runs).
+    margin : float, default=2.0
+        KCL's hinge margin ``sigma``.
+    similarity : SimilarityNetwork, default=None
+        G. None: a default :class:`SimilarityNetwork` fitted on the source.
+        An unfitted one is fitted on the source with its own parameters; a
+        fitted one is used as is (wrap it in
+        :class:`sklearn.frozen.FrozenEstimator` to keep it fitted through
+        ``clone`` / grid searches) and ``y_source`` may then be None.
+    similarity_bn : {"target", "source"}, default="target"
+        "target": re-estimate G's BatchNorm statistics on the target rows
+        (AdaBN, beyond the paper); "source": use G as trained.
+    batch_size : int, default=100
+        Target rows per step (``batch_size^2`` pairs per step).
+    DEEP_PARAMETERS
+    Attributes
+    ----------
+    net_ : skhda.DomainNet
+        The clustering network's net.
+    similarity_ : SimilarityNetwork
+        The fitted G.
+    labels_ : ndarray of shape (n_target,)
+        Cluster of each fitted target row.
+    n_clusters_found_ : int
+        Number of dominant clusters among ``labels_``
+        (:func:`skhda.metrics.n_dominant_clusters`).
+    history_ : skorch.History
+
+    See Also
+    --------
+    SimilarityNetwork, CCNPlus
+
+    Examples
+    --------
+    >>> from skhda.ccn import CCN, SimilarityNetwork
+    >>> from skhda.datasets import load_digits_transfer
+    >>> Xs, ys, Xt, yt = load_digits_transfer()
+    >>> G = SimilarityNetwork(classes_per_batch=5, epochs=3)
+    >>> est = CCN(n_clusters=5, loss="mcl", similarity=G, epochs=2, random_state=0)
+    >>> est.fit_predict(Xs / 16, ys, Xt / 16).shape
+    (896,)
+    """
+
+    _main_stage = "cluster"
+
+    def __init__(self, n_clusters=None, *, loss="kcl", margin=2.0, similarity=None,
+                 similarity_bn="target", embedding_dim=128, hidden_dims=(256, 128),
+                 encoder=None, input_shape=None, epochs=30, batch_size=100, lr=1e-3,
+                 device="auto", random_state=None, verbose=0, callbacks=None):
+        self.n_clusters = n_clusters
+        self.loss = loss
+        self.margin = margin
+        self.similarity = similarity
+        self.similarity_bn = similarity_bn
+        self.embedding_dim = embedding_dim
+        self.hidden_dims = hidden_dims
+        self.encoder = encoder
+        self.input_shape = input_shape
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.callbacks = callbacks
+
+    def _fit_deep(self, data):
+        self._check_ccn_params()
+        k = self._n_clusters(data)
+        supervision, Zg = self._pair_supervision(data)
+        model = _ClusteringModel(self._make_encoder(data), self.embedding_dim, k,
+                                 self._make_loss(), supervision)
+        dataset = DomainDataset(target={"X": data.X_target, "g": Zg})
+        self.net_ = self._train_stage("cluster", model, dataset, self.epochs)
+        self.labels_ = self._labels(data.X_target)
+        self.n_clusters_found_ = int(n_dominant_clusters(self.labels_, k))
+
+    def _labels(self, X, domain="target"):
+        model = self.net_.module_
+        return batched_apply(lambda x: model.logits(x, domain).argmax(1), X,
+                             self.net_.device, module=model)
+
+    def predict(self, X, domain="target"):
+        """Cluster of each row of ``X`` (ids ``0..n_clusters-1``)."""
+        return self._labels(self._validate_X(X, domain), domain)
+
+    def fit_predict(self, X_source, y_source=None, X_target=None, y_target=None):
+        """Fit, then return the clusters of the fitted target rows (``labels_``)."""
+        return self.fit(X_source, y_source, X_target, y_target).labels_.copy()
+
+
+@_deep_doc
+class CCNPlus(_CCNBase):
+    """CCN+ / CCN++: domain adaptation with shared labels through the clustering objective.
+
+    One network with one output head over the source classes: each step
+    takes a labelled source batch (cross-entropy) and an unlabelled target
+    batch, whose pairs G labels (the learnable clustering objective pulls
+    the target outputs into clusters). With ``adversarial=True`` a DANN
+    domain discriminator behind a gradient reversal layer (coefficient
+    ``2 / (1 + exp(-10 p)) - 1`` over training progress ``p``) is added:
+    CCN++. ``lambda_cluster=0`` drops the clustering term (then with
+    ``adversarial=True`` this is plain DANN, and no G is learned).
+
+    Parameters
+    ----------
+    loss : {"kcl", "mcl"}, default="kcl"
+    margin : float, default=2.0
+        KCL's hinge margin ``sigma``.
+    similarity : SimilarityNetwork, default=None
+        G. None: learned on the source labels. A fitted one (e.g. on an
+        auxiliary labelled set with the target's features) is used as is.
+    similarity_bn : {"target", "source"}, default="target"
+        Re-estimate G's BatchNorm statistics on the target rows (AdaBN).
+    adversarial : bool, default=False
+        Add the DANN discriminator (CCN++).
+    lambda_cluster : float, default=1.0
+        Weight of the clustering term.
+    lambda_adversarial : float, default=1.0
+        Weight of the domain-adversarial term.
+    source_batch_size : int, default=32
+        Source rows per step.
+    batch_size : int, default=96
+        Target rows per step.
+    DEEP_PARAMETERS
+    Attributes
+    ----------
+    classes_ : ndarray
+        The source classes; ``predict`` returns labels from them.
+    similarity_ : SimilarityNetwork
+        The fitted G (absent when ``lambda_cluster=0``).
+    net_ : skhda.DomainNet
+    history_ : skorch.History
+
+    See Also
+    --------
+    CCN, SimilarityNetwork
+
+    Examples
+    --------
+    >>> from skhda.ccn import CCNPlus, SimilarityNetwork
+    >>> from skhda.datasets import load_digits_transfer
+    >>> Xs, ys, Xt, yt = load_digits_transfer("shared")
+    >>> G = SimilarityNetwork(epochs=3)
+    >>> est = CCNPlus(adversarial=True, similarity=G, epochs=2, random_state=0)
+    >>> est = est.fit(Xs / 16, ys, Xt / 16)
+    >>> est.predict(Xt / 16).shape == yt.shape
+    True
+    """
+
+    _main_stage = "train"
+    _label_space = "shared"
+
+    def __init__(self, *, loss="kcl", margin=2.0, similarity=None, similarity_bn="target",
+                 adversarial=False, lambda_cluster=1.0, lambda_adversarial=1.0,
+                 source_batch_size=32, embedding_dim=128, hidden_dims=(256, 128),
+                 encoder=None, input_shape=None, epochs=30, batch_size=96, lr=1e-3,
+                 device="auto", random_state=None, verbose=0, callbacks=None):
+        self.loss = loss
+        self.margin = margin
+        self.similarity = similarity
+        self.similarity_bn = similarity_bn
+        self.adversarial = adversarial
+        self.lambda_cluster = lambda_cluster
+        self.lambda_adversarial = lambda_adversarial
+        self.source_batch_size = source_batch_size
+        self.embedding_dim = embedding_dim
+        self.hidden_dims = hidden_dims
+        self.encoder = encoder
+        self.input_shape = input_shape
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.callbacks = callbacks
+
+    def _fit_deep(self, data):
+        self._check_ccn_params()
+        _check_positive_float(self.lambda_cluster, "lambda_cluster", allow_zero=True)
+        _check_positive_float(self.lambda_adversarial, "lambda_adversarial", allow_zero=True)
+        _check_positive_int(self.source_batch_size, "source_batch_size")
+        if not isinstance(self.adversarial, (bool, np.bool_)):
+            raise ValueError(f"adversarial must be True or False, got {self.adversarial!r}.")
+        labels = LabelEncoder().fit(data.y_source)
+        self.classes_ = labels.classes_
+        target = {"X": data.X_target}
+        supervision = None
+        if self.lambda_cluster > 0:
+            supervision, target["g"] = self._pair_supervision(data)
+        model = _TransferModel(self._make_encoder(data), self.embedding_dim, len(self.classes_),
+                               self._make_loss(), supervision, self.adversarial)
+        dataset = DomainDataset(source={"X": data.X_source,
+                                        "y": labels.transform(data.y_source)}, target=target)
+        callbacks = []
+        if self.adversarial:
+            callbacks.append(LinearSchedule(dann_coefficient, attribute="grl.coeff"))
+        self.net_ = self._train_stage(
+            "train", model, dataset, self.epochs, extra_callbacks=callbacks,
+            batch_sizes={"source": self.source_batch_size, "target": self.batch_size},
+            loss_weights={"cluster": self.lambda_cluster,
+                          "adversarial": self.lambda_adversarial},
+        )
+
+    def predict(self, X, domain="target"):
+        """Class of each row of ``X`` (one of ``classes_``)."""
+        proba = self.predict_proba(X, domain)
+        return self.classes_[proba.argmax(1)]

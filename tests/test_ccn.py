@@ -1,0 +1,307 @@
+"""CCN family (skhda.ccn) and its pairwise losses (skhda.nn.pairwise)."""
+
+from __future__ import annotations
+
+import math
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.cluster import KMeans
+from sklearn.frozen import FrozenEstimator
+
+from skhda import DomainDataset
+from skhda.ccn import (
+    CCN,
+    CCNPlus,
+    ClassBalancedBatchIterator,
+    SimilarityNetwork,
+    pair_precision_recall,
+)
+from skhda.metrics import cluster_accuracy
+from skhda.nn.pairwise import (
+    KCL,
+    MCL,
+    PairwiseSimilarityHead,
+    kcl_loss,
+    mcl_loss,
+    pair_targets,
+)
+
+torch.set_num_threads(1)
+
+FAST_G = {"classes_per_batch": 5, "samples_per_class": 8, "embedding_dim": 8,
+          "hidden_dims": (32,), "hidden_dim": 32, "epochs": 3, "device": "cpu",
+          "random_state": 0}
+FAST = {"embedding_dim": 8, "hidden_dims": (32,), "epochs": 2, "device": "cpu",
+        "random_state": 0}
+
+
+# ------------------------------------------------------------------ losses
+def test_pair_targets():
+    assert pair_targets(torch.tensor([2, 2, 5])).tolist() == [
+        [1.0, 1.0, 0.0], [1.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
+
+
+def test_kcl_loss_by_hand():
+    p = torch.tensor([[0.5, 0.5], [0.9, 0.1]])
+    kl01 = 0.5 * math.log(0.5 / 0.9) + 0.5 * math.log(0.5 / 0.1)   # KL(p0 || p1)
+    kl10 = 0.9 * math.log(0.9 / 0.5) + 0.1 * math.log(0.1 / 0.5)   # KL(p1 || p0)
+    similar = torch.ones(2, 2)
+    assert kcl_loss(p.log(), similar).item() == pytest.approx((kl01 + kl10) / 4, rel=1e-5)
+    dissimilar = torch.eye(2)  # self-pairs similar (KL 0), the others dissimilar
+    expected = (max(0, 2 - kl01) + max(0, 2 - kl10)) / 4
+    assert kcl_loss(p.log(), dissimilar).item() == pytest.approx(expected, rel=1e-5)
+    # hinge inactive beyond the margin
+    assert kcl_loss(p.log(), dissimilar, margin=0.1).item() == pytest.approx(0.0, abs=1e-7)
+    assert KCL(2.0)(p.log(), dissimilar).item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_kcl_target_side_is_detached():
+    logits = torch.tensor([[1.0, 0.0], [0.0, 1.0]], requires_grad=True)
+    # only pair (0, 1) is similar; margin 0 silences the dissimilar pair (1, 0):
+    # the loss is KL(p0* || p1) / 4, which depends on row 1's logits only
+    kcl_loss(logits, torch.tensor([[1.0, 1.0], [0.0, 1.0]]), margin=0.0).backward()
+    assert torch.all(logits.grad[0] == 0) and torch.any(logits.grad[1] != 0)
+
+
+def test_mcl_loss_by_hand():
+    p = torch.tensor([[0.5, 0.5], [0.9, 0.1]])
+    # P = p p^T = [[.5, .5], [.5, .82]]; targets eye: -log(.5) - 2 log(.5) - log(.82), / 4
+    expected = (-3 * math.log(0.5) - math.log(0.82)) / 4
+    assert mcl_loss(p.log(), torch.eye(2)).item() == pytest.approx(expected, rel=1e-5)
+    assert MCL()(p.log(), torch.eye(2)).item() == pytest.approx(expected, rel=1e-5)
+    # one-hot, confident and consistent outputs: near-zero loss, finite
+    one_hot = torch.tensor([[50.0, 0.0], [0.0, 50.0]])
+    assert mcl_loss(one_hot, torch.eye(2)).item() < 1e-5
+
+
+def test_similarity_head_matrix_matches_pair_enumeration():
+    torch.manual_seed(0)
+    head = PairwiseSimilarityHead(3, hidden_dim=7)
+    head.bn.running_mean.normal_()
+    head.eval()
+    z = torch.randn(6, 3)
+    dense = head(z).softmax(1)[:, 1].reshape(6, 6)
+    torch.testing.assert_close(head.similarity_matrix(z, block=4), dense)
+    pairs = head.pair_logits(z[[1]], z[[4]]).softmax(1)[0, 1]
+    torch.testing.assert_close(pairs, dense[1, 4])
+
+
+def test_class_balanced_iterator():
+    y = torch.arange(90) % 9
+    y[y == 8] = 0  # class 8 absent, class 0 twice as large
+    ds = DomainDataset(source={"X": torch.randn(90, 2), "y": y}, target={"X": torch.zeros(7, 2)})
+    it = ClassBalancedBatchIterator(ds, batch_size=30, classes_per_batch=3,
+                                    samples_per_class=10, seed=0)
+    for batch, _ in it:
+        counts = torch.bincount(batch.source.y, minlength=9)
+        assert sorted(counts[counts > 0].tolist()) == [10, 10, 10]
+        assert counts[8] == 0
+        assert len(batch.target.X) == 7
+
+
+def test_pair_precision_recall_by_hand():
+    y = [0, 0, 1, 1]
+    S = np.array([[1, 1, 1, 0], [1, 1, 0, 0], [1, 0, 1, 0], [0, 0, 0, 1]], float)
+    # off-diagonal: true similar (0,1),(1,0),(2,3),(3,2); predicted (0,1),(1,0),(0,2),(2,0)
+    r = pair_precision_recall(y, S)
+    assert r["similar_precision"] == 0.5 and r["similar_recall"] == 0.5
+    assert r["dissimilar_precision"] == 6 / 8 and r["dissimilar_recall"] == 6 / 8
+    with pytest.raises(ValueError, match="similarity"):
+        pair_precision_recall(y, S[:3])
+
+
+# ------------------------------------------------------ an unseen-class task
+def _task(n_per_class=40, seed=0):
+    """Classes differ in 2 informative dims; 18 noise dims (std 3) drown them for k-means.
+
+    Source classes and target classes sit at different places of the same
+    informative plane, so what G learns ("close in dims 0-1") transfers.
+    """
+    rng = np.random.default_rng(seed)
+
+    def make(centres):
+        X, y = [], []
+        for k, c in enumerate(centres):
+            Xi = np.concatenate([c + 0.3 * rng.standard_normal((n_per_class, 2)),
+                                 3 * rng.standard_normal((n_per_class, 18))], 1)
+            X.append(Xi)
+            y += [k] * n_per_class
+        return np.concatenate(X).astype(np.float32), np.array(y)
+
+    grid = np.array([[i, j] for i in range(4) for j in range(4)], float) * 3
+    Xs, ys = make(grid[::2])      # 8 source classes
+    Xt, yt = make(grid[1::2][:5])  # 5 unseen target classes
+    return Xs, ys, Xt, yt
+
+
+# long enough to converge on the small task (about 1.5 s per fit)
+FIT = {**FAST, "epochs": 100, "lr": 3e-3, "batch_size": 50}
+
+
+@pytest.fixture(scope="module")
+def task():
+    return _task()
+
+
+@pytest.fixture(scope="module")
+def fitted_g(task):
+    Xs, ys, _, _ = task
+    return SimilarityNetwork(**{**FAST_G, "epochs": 40}).fit(Xs, ys)
+
+
+def test_ccn_clusters_unseen_classes_better_than_kmeans(task, fitted_g):
+    Xs, ys, Xt, yt = task
+    km = cluster_accuracy(yt, KMeans(5, n_init=10, random_state=0).fit_predict(Xt))
+    # G transfers to the unseen classes once its BatchNorm statistics are the target's
+    scores = fitted_g.pair_scores(Xt, yt, adapt_batchnorm=True)
+    assert scores["similar_recall"] > 0.8 and scores["dissimilar_recall"] > 0.9
+    for loss in ("mcl", "kcl"):
+        est = CCN(5, loss=loss, similarity=fitted_g, **FIT)
+        acc = cluster_accuracy(yt, est.fit_predict(Xs, ys, Xt))
+        assert acc > km + 0.2 and acc > 0.85, (loss, acc, km)
+
+
+def test_ccn_with_large_k_finds_about_the_true_count(task, fitted_g):
+    Xs, ys, Xt, yt = task
+    est = CCN(20, loss="mcl", similarity=FrozenEstimator(fitted_g), **FIT)
+    labels = est.fit_predict(Xs, None, Xt)  # a fitted G: no source labels needed
+    assert labels.max() < 20
+    assert abs(est.n_clusters_found_ - 5) <= 1
+    assert cluster_accuracy(yt, labels) > 0.85
+
+
+# ------------------------------------------------------------- contracts
+def test_similarity_network_contract(task):
+    Xs, ys, Xt, yt = task
+    G = SimilarityNetwork(**FAST_G)
+    assert clone(G).get_params() == G.get_params()
+    G.fit(Xs, ys)
+    assert G.predict_proba(Xt[:7], Xt[7:14]).shape == (7, 2)
+    assert set(G.predict(Xt[:7], Xt[7:14]).tolist()) <= {0, 1}
+    S = G.similarity_matrix(Xt[:9])
+    assert S.shape == (9, 9) and np.all((S >= 0) & (S <= 1))
+    np.testing.assert_allclose(G.predict_proba(Xt[2:3], Xt[5:6])[0, 1], S[2, 5], rtol=1e-4)
+    assert G.transform(Xt).shape == (len(Xt), 8)
+    assert G.similarity_matrix(Xt[:9], adapt_batchnorm=True).shape == (9, 9)
+    np.testing.assert_array_equal(G.similarity_matrix(Xt[:9]), S)  # AdaBN did not touch G
+    G2 = pickle.loads(pickle.dumps(G))
+    np.testing.assert_array_equal(G2.similarity_matrix(Xt[:9]), S)
+    again = SimilarityNetwork(**FAST_G).fit(Xs, ys).similarity_matrix(Xt[:9])
+    np.testing.assert_array_equal(again, S)
+    with pytest.raises(ValueError, match="features"):
+        G.similarity_matrix(Xt[:, :5])
+
+
+def test_similarity_network_images():
+    rng = np.random.default_rng(0)
+    X = rng.random((40, 8, 8)).astype(np.float32)
+    y = np.arange(40) % 4
+    G = SimilarityNetwork(classes_per_batch=4, samples_per_class=4, embedding_dim=4,
+                          hidden_dim=8, epochs=1, device="cpu", random_state=0,
+                          augment=1.0).fit(X, y)
+    assert G.similarity_matrix(X.reshape(40, 64)[:5]).shape == (5, 5)
+
+
+@pytest.mark.parametrize("params, name", [
+    ({"classes_per_batch": 1}, "classes_per_batch"),
+    ({"samples_per_class": 0}, "samples_per_class"),
+    ({"epochs": -1}, "epochs"),
+    ({"lr": 0}, "lr"),
+    ({"augment": -1}, "augment"),
+])
+def test_similarity_network_bad_params(task, params, name):
+    Xs, ys, _, _ = task
+    with pytest.raises(ValueError, match=name):
+        SimilarityNetwork(**{**FAST_G, **params}).fit(Xs, ys)
+
+
+def test_similarity_network_bad_input(task):
+    Xs, ys, _, _ = task
+    G = SimilarityNetwork(**FAST_G)
+    with pytest.raises(ValueError, match="1 class"):
+        G.fit(Xs, np.zeros(len(Xs)))
+    with pytest.raises(ValueError, match="y"):
+        G.fit(Xs, ys[:-1])
+    bad = Xs.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="X"):
+        G.fit(bad, ys)
+    with pytest.raises(Exception, match="not fitted"):
+        G.similarity_matrix(Xs)
+
+
+def test_ccn_contract(task):
+    Xs, ys, Xt, yt = task
+    params = {**FAST, "similarity": SimilarityNetwork(**FAST_G)}
+    est = CCN(5, loss="mcl", **params)
+    assert clone(est).get_params()["loss"] == "mcl"
+    labels = est.fit_predict(Xs, ys, Xt)
+    assert labels.shape == (len(Xt),) and labels.max() < 5
+    assert est.predict_proba(Xt).shape == (len(Xt), 5)
+    assert est.transform(Xt).shape == (len(Xt), 8)
+    assert est.predict(Xs, domain="source").shape == (len(Xs),)
+    assert 1 <= est.n_clusters_found_ <= 5
+    assert "train_loss" in est.history_[-1]
+    np.testing.assert_array_equal(CCN(5, loss="mcl", **params).fit_predict(Xs, ys, Xt), labels)
+    est2 = pickle.loads(pickle.dumps(est))
+    np.testing.assert_array_equal(est2.predict(Xt), labels)
+    clone(est).fit(Xs, ys, Xt)  # the clone refits its (unfitted) similarity network
+
+
+@pytest.mark.parametrize("params, name", [
+    ({"loss": "hinge"}, "loss"),
+    ({"margin": 0}, "margin"),
+    ({"similarity_bn": "both"}, "similarity_bn"),
+    ({"similarity": "G"}, "similarity"),
+    ({"epochs": -2}, "epochs"),
+])
+def test_ccn_bad_params(task, params, name):
+    Xs, ys, Xt, _ = task
+    with pytest.raises((ValueError, TypeError), match=name):
+        CCN(5, **{**FAST, **params}).fit(Xs, ys, Xt)
+
+
+def test_ccn_bad_input(task, fitted_g):
+    Xs, ys, Xt, _ = task
+    with pytest.raises(ValueError, match="y_source"):
+        CCN(5, **FAST).fit(Xs, None, Xt)  # G must be learned
+    with pytest.raises(ValueError, match="X_target"):
+        CCN(5, **FAST).fit(Xs, ys, None)
+    with pytest.raises(ValueError, match="features"):
+        CCN(5, **FAST).fit(Xs, ys, Xt[:, :10].copy())
+    G10 = SimilarityNetwork(**FAST_G).fit(Xs[:, :10], ys)
+    with pytest.raises(ValueError, match="similarity"):
+        CCN(5, similarity=G10, **FAST).fit(Xs, ys, Xt)
+
+
+def test_ccnplus_contract(task):
+    Xs, ys, Xt, yt = task
+    # shared labels: target = source classes, moved a little
+    Xt_shift = Xs + np.float32(0.3)
+    params = {**FAST, "similarity": SimilarityNetwork(**FAST_G)}
+    for adversarial in (False, True):
+        est = CCNPlus(adversarial=adversarial, loss="mcl", **params).fit(Xs, ys, Xt_shift)
+        assert est.predict(Xt_shift).shape == (len(Xs),)
+        assert set(est.predict(Xt_shift)) <= set(ys)
+        assert est.predict_proba(Xt_shift).shape == (len(Xs), 8)
+        terms = {"ce", "cluster"} | ({"adversarial"} if adversarial else set())
+        assert {f"train_{t}" for t in terms} <= set(est.history_[-1])
+    a = CCNPlus(adversarial=True, **params).fit(Xs, ys, Xt_shift).predict(Xt_shift)
+    b = CCNPlus(adversarial=True, **params).fit(Xs, ys, Xt_shift).predict(Xt_shift)
+    np.testing.assert_array_equal(a, b)
+    dann = CCNPlus(adversarial=True, lambda_cluster=0, **FAST).fit(Xs, ys, Xt_shift)
+    assert not hasattr(dann, "similarity_")
+    est2 = pickle.loads(pickle.dumps(dann))
+    np.testing.assert_array_equal(est2.predict(Xt_shift), dann.predict(Xt_shift))
+    with pytest.raises(ValueError, match="adversarial"):
+        CCNPlus(adversarial="yes", **FAST).fit(Xs, ys, Xt_shift)
+    with pytest.raises(ValueError, match="source_batch_size"):
+        CCNPlus(source_batch_size=0, **FAST).fit(Xs, ys, Xt_shift)
+    with pytest.raises(ValueError, match="y_target"):
+        bad = np.full(len(Xs), -1)
+        bad[0] = 99
+        CCNPlus(**FAST).fit(Xs, ys, Xt_shift, bad)
