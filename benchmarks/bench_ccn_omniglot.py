@@ -22,7 +22,6 @@ markers of ``doc/benchmarks/ccn.md``.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import time
 from collections import defaultdict
@@ -30,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _data import load_omniglot
 from sklearn.cluster import KMeans, SpectralClustering
 from sklearn.metrics import normalized_mutual_info_score
 
@@ -43,13 +43,9 @@ START, END = "<!-- bench_ccn_omniglot:start -->", "<!-- bench_ccn_omniglot:end -
 CHANNELS = (32, 64, 64, 64)
 
 
-def data_dir():
-    return Path(os.environ.get("SKHDA_DATA_DIR", ROOT.parent / "shared" / "data"))
-
-
 def load():
-    d = np.load(data_dir() / "omniglot_background_small.npz")
-    return d["X"].astype(np.float32)[:, None] / 255, d["y"], d["alphabet"]
+    X, y, alphabet = load_omniglot()
+    return X[:, None], y, alphabet
 
 
 def scores(y, labels, k):

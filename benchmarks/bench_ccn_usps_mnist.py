@@ -20,14 +20,13 @@ markers of ``doc/benchmarks/ccn.md``.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
+from _data import load_mnist, load_usps
 
 from skhda.baselines import SourceOnly
 from skhda.ccn import CCNPlus, SimilarityNetwork
@@ -39,16 +38,10 @@ START, END = "<!-- bench_ccn_usps_mnist:start -->", "<!-- bench_ccn_usps_mnist:e
 CHANNELS = (32, 64, 128)
 
 
-def data_dir():
-    return Path(os.environ.get("SKHDA_DATA_DIR", ROOT.parent / "shared" / "data"))
-
-
 def load_task():
-    usps, mnist = np.load(data_dir() / "usps.npz"), np.load(data_dir() / "mnist_test.npz")
-    Xs, ys = usps["X"].astype(np.float32)[:, None] / 255, usps["y"]
-    Xt = torch.as_tensor(mnist["X"].astype(np.float32) / 255)[:, None]
-    Xt = F.interpolate(Xt, size=(16, 16), mode="bilinear", antialias=True, align_corners=False)
-    return Xs, ys, Xt.numpy(), mnist["y"]
+    Xs, ys = load_usps()
+    Xt, yt = load_mnist(16)
+    return Xs[:, None], ys, Xt[:, None], yt
 
 
 def main():

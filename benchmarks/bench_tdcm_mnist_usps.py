@@ -18,13 +18,10 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import os
 import time
-from pathlib import Path
 
-import numpy as np
 import torch
-import torch.nn.functional as F
+from _data import load_mnist, load_usps
 from sklearn.cluster import KMeans, SpectralClustering
 from sklearn.metrics import normalized_mutual_info_score
 from sklearn.neighbors import KNeighborsClassifier
@@ -33,20 +30,10 @@ from skhda.metrics import cluster_accuracy
 from skhda.tdcm import TDCM
 
 
-def data_dir():
-    env = os.environ.get("SKHDA_DATA_DIR")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[1].parent / "shared" / "data"
-
-
 def load(max_rows=None):
-    d = data_dir()
-    mnist, usps = np.load(d / "mnist_test.npz"), np.load(d / "usps.npz")
-    xs = torch.as_tensor(mnist["X"], dtype=torch.float32)[:, None] / 255.0
-    xs = F.interpolate(xs, size=(16, 16), mode="area").numpy()
-    xt = (usps["X"].astype(np.float32) / 255.0)[:, None]
-    ys, yt = mnist["y"], usps["y"]
+    xs, ys = load_mnist(16, mode="area")
+    xt, yt = load_usps()
+    xs, xt = xs[:, None], xt[:, None]
     if max_rows:
         xs, ys, xt, yt = xs[:max_rows], ys[:max_rows], xt[:max_rows], yt[:max_rows]
     return xs, ys, xt, yt
