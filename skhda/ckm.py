@@ -19,7 +19,20 @@ is *Src+Targ clustering*.
 
 Beyond the paper (switchable, documented in each docstring; the benchmark
 ``benchmarks/bench_ckm_usps_mnist.py`` compares them to the paper-faithful
-setting ``augment=0, standardize_embedding=False``):
+setting ``augment=0, standardize_embedding=False, init="kmeans++",
+lambda_pseudo=0, pseudo_refresh=0, lambda_source_pretrain=0``):
+
+- ``lambda_source_pretrain``: stage 1 trains ``L_AE + lambda L_CE(Xs, ys)``
+  (the paper: ``L_AE`` only), so the encoder's features are discriminative
+  for digits before any clustering;
+- ``init="spectral"``: the centroids start at the means of a spectral
+  clustering (kNN graph) of the target, built on the encoder's features
+  (``init_features``; on the inputs when stage 1 saw no labels) instead of
+  k-means on the embedding;
+- ``lambda_pseudo``: the graph's clusters are also pseudo-labels of a
+  cross-entropy term of the RBF classifier ``r_M`` on the target (the
+  k-shot loss of equation 7 applied to every target row), re-clustered on
+  the current features every ``pseudo_refresh`` epochs (self-training);
 
 - ``augment``: random affine jitter (rotation, scale, shift) of image
   inputs in both stages, so the embedding groups a digit with its slightly
@@ -32,13 +45,13 @@ setting ``augment=0, standardize_embedding=False``):
 
 from __future__ import annotations
 
-import math
 from functools import partial
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.cluster import KMeans
+from scipy.optimize import linear_sum_assignment
+from sklearn.cluster import KMeans, SpectralClustering
 from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import Callback
 from torch import nn
@@ -51,11 +64,32 @@ from .nn.clustering import (
     DECClustering,
     kshot_loss,
 )
+from .nn.encoders import _PerDomain
+from .nn.layers import RandomAffine
 from .nn.losses import reconstruction_loss
 
 __all__ = ["CKM", "DCNAdapter", "DECAdapter"]
 
 _USE_SOURCE = ("all", "reconstruction", "none")
+_INIT = ("kmeans++", "spectral")
+
+
+def _match_clusters(labels, reference, n_clusters, keep_known=True):
+    """Relabel clusters to agree with ``reference`` (``-1`` = unknown) by Hungarian matching.
+
+    With ``keep_known``, rows with a known reference label keep it; the
+    others take their cluster's matched label.
+    """
+    known = reference >= 0
+    counts = np.zeros((n_clusters, n_clusters))
+    np.add.at(counts, (labels[known], reference[known]), 1)
+    rows, cols = linear_sum_assignment(-counts)
+    mapping = np.empty(n_clusters, dtype=np.int64)
+    mapping[rows] = cols
+    out = mapping[labels]
+    if keep_known:
+        out[known] = reference[known]
+    return out
 
 
 def _geometric(start, end, progress):
@@ -64,36 +98,6 @@ def _geometric(start, end, progress):
 
 
 # ------------------------------------------------------------------ modules
-class _Augment(nn.Module):
-    """Training-time input corruption (identity in eval mode), strength ``s``.
-
-    Images: a random affine jitter per image, rotation ``+-12 s`` degrees,
-    scale ``1 +- 0.1 s``, shift ``+-7.5 s`` % of the side (one
-    ``affine_grid`` + ``grid_sample`` per batch); the autoencoder reconstructs
-    the jittered image (as in DEC-DA, Guo et al. 2018). Vectors pass through
-    (masking noise, tried on the digits task, lowered the accuracy). Returns
-    ``(input, reconstruction target)``.
-    """
-
-    def __init__(self, strength):
-        super().__init__()
-        self.strength = float(strength)
-
-    def forward(self, x):
-        if not self.training or self.strength == 0 or x.dim() != 4:
-            return x, x
-        s = self.strength
-        rand = torch.rand(len(x), 4, device=x.device) * 2 - 1
-        angle = rand[:, 0] * s * math.radians(12.0)
-        scale = 1 + rand[:, 1] * s * 0.1
-        cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
-        theta = torch.stack([torch.stack([cos, -sin, rand[:, 2] * s * 0.15], 1),
-                             torch.stack([sin, cos, rand[:, 3] * s * 0.15], 1)], 1)
-        grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-        x = F.grid_sample(x, grid, align_corners=False)
-        return x, x
-
-
 class _AdaptiveClusteringModel(nn.Module):
     """Autoencoder + source classifier ``q_theta`` + a clustering head on the target.
 
@@ -110,11 +114,13 @@ class _AdaptiveClusteringModel(nn.Module):
         super().__init__()
         self.encoder = encoder
         self.decoder = decoder
-        self.augment = _Augment(augment)
+        # the autoencoder reconstructs the jittered image (as in DEC-DA, Guo et al. 2018)
+        self.augment = RandomAffine(augment, rotation=12.0, shift=0.075)
         self.standardize = (nn.BatchNorm1d(embedding_dim, affine=False)
                             if standardize_embedding else nn.Identity())
         self.classifier = None
         self.clustering = None
+        self.register_buffer("pseudo_labels", None)   # target pseudo-labels (lambda_pseudo > 0)
 
     def embed(self, x, domain):
         return self.standardize(self.encoder(x, domain))
@@ -124,7 +130,7 @@ class _AdaptiveClusteringModel(nn.Module):
         for domain in ("source", "target"):
             if domain not in batch:
                 continue
-            x, x_rec = self.augment(getattr(batch, domain).X)
+            x = x_rec = self.augment(getattr(batch, domain).X)
             z[domain] = self.embed(x, domain)
             if self.decoder is not None:
                 err = reconstruction_loss(self.decoder(z[domain], domain), x_rec)
@@ -135,10 +141,14 @@ class _AdaptiveClusteringModel(nn.Module):
             terms["ce"] = F.cross_entropy(self.classifier(z["source"]), batch.source.y)
         if self.clustering is not None:
             index = getattr(batch.target, "index", None)
-            terms["cluster"] = (self.clustering(z["target"], index) if index is not None
+            uses_index = index is not None and isinstance(self.clustering, DECClustering)
+            terms["cluster"] = (self.clustering(z["target"], index) if uses_index
                                 else self.clustering(z["target"]))
+            if self.pseudo_labels is not None and index is not None:
+                terms["pseudo"] = kshot_loss(z["target"], self.clustering.centroids,
+                                             self.pseudo_labels[index])
             if "labelled" in batch:
-                zl = self.embed(self.augment(batch.labelled.X)[0], "target")
+                zl = self.embed(self.augment(batch.labelled.X), "target")
                 terms["kshot"] = kshot_loss(zl, self.clustering.centroids, batch.labelled.y)
         return terms
 
@@ -168,6 +178,38 @@ class _RefreshDECTarget(Callback):
         net.module_.clustering.target_distribution = net.module_.clustering.centroids.new_zeros(
             0, net.module_.clustering.centroids.shape[0])
         self.X_target = None
+
+
+class _RefreshPseudoLabels(Callback):
+    """Every ``interval`` epochs, re-cluster the target on the current features.
+
+    The kNN-graph spectral clustering of ``init="spectral"`` is run again on
+    the encoder's current features; its clusters are matched (Hungarian) to
+    the current pseudo-labels (labelled target rows keep their labels) and
+    replace them.
+    """
+
+    def __init__(self, est, data, n_clusters, interval):
+        self.est, self.data, self.n_clusters, self.interval = est, data, n_clusters, interval
+
+    def on_epoch_end(self, net, **kwargs):
+        epoch = len(net.history)
+        if epoch % self.interval or epoch == net.max_epochs:
+            return
+        model, data = net.module_, self.data
+        labels = self.est._spectral_labels(
+            self.est._hidden_features(model, data.X_target), self.n_clusters)
+        reference = model.pseudo_labels.cpu().numpy()
+        if data.has_target_labels:   # match to, and keep, the labelled rows' classes
+            known = np.full(len(reference), -1, dtype=np.int64)
+            known[data.labelled_target] = reference[data.labelled_target]
+            labels = _match_clusters(labels, known, self.n_clusters)
+        else:                        # keep the cluster ids of the previous labels
+            labels = _match_clusters(labels, reference, self.n_clusters, keep_known=False)
+        model.pseudo_labels.copy_(torch.as_tensor(labels, device=model.pseudo_labels.device))
+
+    def on_train_end(self, net, **kwargs):
+        self.data = self.est = None
 
 
 # --------------------------------------------------------------- estimators
@@ -200,6 +242,36 @@ _PARAMS_DOC = """
         parameters; running statistics at inference). Keeps its scale fixed
         so the clustering loss cannot shrink it. False is paper-faithful.
         Not in the paper.
+    init : {"spectral", "kmeans++"}, default="spectral"
+        UDA centroid initialisation. ``"kmeans++"`` (paper-faithful): k-means
+        (k-means++ seeding, 10 restarts) on the pretrained target embedding.
+        ``"spectral"``: the means, in the embedding, of the clusters of a
+        spectral clustering (``SpectralClustering(affinity="nearest_neighbors")``)
+        of the target rows (features chosen by ``init_features``); in SSDA
+        the clusters are named by Hungarian matching to the labelled rows and
+        the centroids stay at the class means (equation 6). Not in the paper.
+    init_neighbors : int, default=10
+        Neighbours of the kNN graph of ``init="spectral"``.
+    init_features : {"auto", "input", "encoder"}, default="auto"
+        What the graph is built on: the flattened input rows, or the target
+        encoder's features before its last linear layer (L2-normalised rows).
+        ``"auto"``: the encoder's for images with the default conv encoder
+        when stage 1 used source labels (``use_source="all"`` and
+        ``lambda_source_pretrain > 0``), else the inputs (MLP features gave
+        worse graphs than the pixels on both digit tasks).
+    lambda_pseudo : float, default=10.0
+        With ``init="spectral"``: weight of the cross-entropy of the RBF
+        classifier ``r_M`` (softmax of ``-||z - mu_j||^2``) against the
+        graph's cluster of each target row (its pseudo-label) in stage 2;
+        0 uses the graph for the centroids only. Not in the paper.
+    pseudo_refresh : int, default=2
+        Re-run the spectral clustering on the current encoder features every
+        this many joint epochs and use it as the new pseudo-labels (matched
+        to the previous ones); 0 keeps the initial ones. Not in the paper.
+    lambda_source_pretrain : float, default=30.0
+        Weight of the source cross-entropy ``L_CE`` added to ``L_AE`` in
+        stage 1 (``use_source="all"`` only); 0 is paper-faithful (stage 1 =
+        autoencoder only). Not in the paper.
     embedding_dim : int, default=10
         Dimension of the embedding ``z = f(x)``.
     hidden_dims : sequence of int, default=(256, 128)
@@ -252,7 +324,11 @@ class _AdaptiveClustering(BaseDeepDA):
 
     def __init__(self, n_clusters=None, *, use_source="all", pretrain_epochs=15, epochs=10,
                  lambda_cluster=1.0, lambda_source=1.0, augment=1.0,
-                 standardize_embedding=True, embedding_dim=10, hidden_dims=(256, 128),
+                 standardize_embedding=True, init="spectral",
+                 init_neighbors=10, init_features="auto",
+                 lambda_pseudo=10.0, pseudo_refresh=2, lambda_source_pretrain=30.0,
+                 embedding_dim=10,
+                 hidden_dims=(256, 128),
                  encoder=None, input_shape=None, batch_size=256, lr=1e-3, device="auto",
                  random_state=None, verbose=0, callbacks=None):
         self.n_clusters = n_clusters
@@ -263,6 +339,12 @@ class _AdaptiveClustering(BaseDeepDA):
         self.lambda_source = lambda_source
         self.augment = augment
         self.standardize_embedding = standardize_embedding
+        self.init = init
+        self.init_neighbors = init_neighbors
+        self.lambda_pseudo = lambda_pseudo
+        self.pseudo_refresh = pseudo_refresh
+        self.init_features = init_features
+        self.lambda_source_pretrain = lambda_source_pretrain
         self.embedding_dim = embedding_dim
         self.hidden_dims = hidden_dims
         self.encoder = encoder
@@ -298,6 +380,16 @@ class _AdaptiveClustering(BaseDeepDA):
         _check_positive_float(self.lambda_cluster, "lambda_cluster", allow_zero=True)
         _check_positive_float(self.lambda_source, "lambda_source", allow_zero=True)
         _check_positive_float(self.augment, "augment", allow_zero=True)
+        if self.init not in _INIT:
+            raise ValueError(f"init must be one of {_INIT}, got {self.init!r}.")
+        _check_positive_int(self.init_neighbors, "init_neighbors")
+        if self.init_features not in ("auto", "input", "encoder"):
+            raise ValueError("init_features must be 'auto', 'input' or 'encoder', got "
+                             f"{self.init_features!r}.")
+        _check_positive_int(self.pseudo_refresh, "pseudo_refresh", minimum=0)
+        _check_positive_float(self.lambda_source_pretrain, "lambda_source_pretrain",
+                              allow_zero=True)
+        _check_positive_float(self.lambda_pseudo, "lambda_pseudo", allow_zero=True)
         if not isinstance(self.standardize_embedding, (bool, np.bool_)):
             raise ValueError(
                 f"standardize_embedding must be True or False, got {self.standardize_embedding!r}."
@@ -321,37 +413,108 @@ class _AdaptiveClustering(BaseDeepDA):
         parts = {"target": {"X": data.X_target}}
         if self.use_source != "none":
             parts["source"] = {"X": data.X_source}
-        self._train_stage("pretrain", model, DomainDataset(**parts), self.pretrain_epochs)
+        if self.use_source == "all":
+            self.source_classes_, y_s = np.unique(data.y_source, return_inverse=True)
+            if float(self.lambda_source_pretrain) > 0:
+                # stage 1 = L_AE + lambda L_CE (not in the paper: stage 1 is L_AE only)
+                model.classifier = nn.Linear(self.embedding_dim, len(self.source_classes_))
+                parts["source"]["y"] = y_s
+        self._train_stage("pretrain", model, DomainDataset(**parts), self.pretrain_epochs,
+                          loss_weights={"ce": float(self.lambda_source_pretrain)})
 
-        # centroids: k-means++ / k-means on the target embedding, or class means (eq. 6)
+        # centroids: k-means++ / k-means on the target embedding, or class means (eq. 6);
+        # init="spectral": means of the clusters of a kNN-graph spectral clustering
         Z = self._embed_with(model, data.X_target)
+        graph = None
+        if self.init == "spectral":
+            F_t = (self._hidden_features(model, data.X_target)
+                   if self._graph_on_encoder(data) else data.X_target)
+            graph = self._spectral_labels(F_t, n_clusters)
         if ssda:
             mask = data.labelled_target
             self.classes_, y_l = np.unique(data.y_target[mask], return_inverse=True)
             centroids = np.stack([Z[mask][y_l == j].mean(0) for j in range(n_clusters)])
             parts["labelled"] = {"X": data.X_target[mask], "y": y_l}
+            if graph is not None:
+                reference = np.full(len(graph), -1, dtype=np.int64)
+                reference[mask] = y_l
+                graph = _match_clusters(graph, reference, n_clusters)
+        elif graph is not None:
+            centroids = np.stack([Z[graph == j].mean(0) if np.any(graph == j) else Z.mean(0)
+                                  for j in range(n_clusters)])
         else:
             centroids = KMeans(n_clusters, n_init=10,
                                random_state=self._fit_seed).fit(Z).cluster_centers_
+        if graph is not None:
+            self.init_labels_ = graph
+            if float(self.lambda_pseudo) > 0:
+                model.pseudo_labels = torch.as_tensor(graph)
+                parts["target"]["index"] = np.arange(len(data.X_target))
         model.clustering = self._make_clustering(n_clusters)
         model.clustering.set_centroids(centroids)
 
         # stage 2: joint training (Algorithm 1 / 2)
         if self.use_source == "all":
-            self.source_classes_, y_s = np.unique(data.y_source, return_inverse=True)
             parts["source"]["y"] = y_s
-            model.classifier = nn.Linear(self.embedding_dim, len(self.source_classes_))
+            if model.classifier is None:
+                model.classifier = nn.Linear(self.embedding_dim, len(self.source_classes_))
         if self._uses_target_index:
             parts["target"]["index"] = np.arange(len(data.X_target))
         dataset = DomainDataset(**parts)
+        extra = self._joint_callbacks(data, dataset)
+        if model.pseudo_labels is not None and int(self.pseudo_refresh) > 0:
+            extra.append(_RefreshPseudoLabels(self, data, n_clusters, int(self.pseudo_refresh)))
         batch_sizes = {"labelled": len(parts["labelled"]["X"])} if ssda else None
         self.net_ = self._train_stage(
             "joint", model, dataset, self.epochs, batch_sizes=batch_sizes,
             loss_weights={"cluster": float(self.lambda_cluster),
                           "ce": float(self.lambda_source),
+                          "pseudo": float(self.lambda_pseudo),
                           "kshot": float(getattr(self, "lambda_kshot", 1.0))},
-            extra_callbacks=self._joint_callbacks(data, dataset))
+            extra_callbacks=extra)
         self.cluster_centers_ = model.clustering.centroids.detach().cpu().numpy().copy()
+
+    def _spectral_labels(self, X, n_clusters):
+        """Spectral clustering (kNN graph) of target rows (inputs or features), flattened."""
+        X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
+        sc = SpectralClustering(n_clusters, affinity="nearest_neighbors",
+                                n_neighbors=min(int(self.init_neighbors), len(X) - 1),
+                                assign_labels="kmeans", random_state=self._fit_seed % (2**31 - 1))
+        return sc.fit_predict(X).astype(np.int64)
+
+    def _graph_on_encoder(self, data):
+        """Whether the graph of ``init="spectral"`` is built on encoder features.
+
+        ``"auto"``: when the target encoder is the default conv net (image
+        inputs) and stage 1 trained it with source labels (``use_source="all"``
+        and ``lambda_source_pretrain > 0``); else on the inputs.
+        """
+        if self.init_features == "auto":
+            return (self.use_source == "all" and float(self.lambda_source_pretrain) > 0
+                    and self.encoder is None and len(data.shapes["target"]) == 3)
+        return self.init_features == "encoder"
+
+    def _hidden_features(self, model, X):
+        """The target encoder's features before its last linear layer (the embedding's input).
+
+        Falls back to the embedding when the encoder has no linear layer.
+        """
+        encoder = model.encoder
+        if isinstance(encoder, _PerDomain):
+            encoder = encoder["target"]
+        linears = [m for m in encoder.modules() if isinstance(m, nn.Linear)]
+        if not linears:
+            return self._embed_with(model, X)
+        captured = []
+        handle = linears[-1].register_forward_pre_hook(
+            lambda mod, args: captured.append(args[0].flatten(1).detach().cpu()))
+        try:
+            self._embed_with(model, X)
+        finally:
+            handle.remove()
+        H = torch.cat(captured).numpy()
+        # rows on the unit sphere: a cosine kNN graph, blind to the features' scale
+        return H / np.maximum(np.linalg.norm(H, axis=1, keepdims=True), 1e-12)
 
     def _n_clusters_ssda(self, data):
         n_cls = len(np.unique(data.y_target[data.labelled_target]))
@@ -432,12 +595,14 @@ class CKM(_AdaptiveClustering):
     The paper's baselines: ``CKM(use_source="none")`` is *Target clustering*
     (autoencoder and CKM on the target only), ``CKM(use_source="reconstruction")``
     is *Src+Targ clustering* (autoencoder on both domains, no source labels).
-    ``augment=0, standardize_embedding=False`` is the paper-faithful setting;
-    the defaults add two documented improvements (module docstring). The
+    ``augment=0, standardize_embedding=False, init="kmeans++", lambda_pseudo=0,
+    pseudo_refresh=0, lambda_source_pretrain=0`` is the paper-faithful
+    setting; the defaults add documented improvements (module docstring). The
     reconstruction loss is the per-image *sum* of squared errors (equation 1);
     ``L_AE`` is averaged over the source and target rows of a batch, the
-    other terms over their own rows. The centroids start at k-means (k-means++
-    seeding, 10 restarts) on the pretrained target embedding.
+    other terms over their own rows. By default the centroids start at the
+    clusters of a kNN-graph spectral clustering of the target (``init``);
+    the paper's k-means++ start is ``init="kmeans++"``.
 
     Examples
     --------
@@ -459,14 +624,20 @@ class CKM(_AdaptiveClustering):
 
     def __init__(self, n_clusters=None, *, use_source="all", pretrain_epochs=15, epochs=10,
                  lambda_cluster=1.0, lambda_source=1.0, lambda_kshot=1.0, temperature=1.0,
-                 final_temperature=0.1, augment=1.0, standardize_embedding=True,
+                 final_temperature=0.1, augment=1.0, standardize_embedding=True, init="spectral",
+                 init_neighbors=10, init_features="auto",
+                 lambda_pseudo=10.0, pseudo_refresh=2, lambda_source_pretrain=30.0,
                  embedding_dim=10, hidden_dims=(256, 128), encoder=None, input_shape=None,
                  batch_size=256, lr=1e-3, device="auto", random_state=None, verbose=0,
                  callbacks=None):
         super().__init__(
             n_clusters, use_source=use_source, pretrain_epochs=pretrain_epochs, epochs=epochs,
             lambda_cluster=lambda_cluster, lambda_source=lambda_source, augment=augment,
-            standardize_embedding=standardize_embedding, embedding_dim=embedding_dim,
+            standardize_embedding=standardize_embedding, init=init,
+            init_neighbors=init_neighbors, init_features=init_features,
+            lambda_pseudo=lambda_pseudo, pseudo_refresh=pseudo_refresh,
+            lambda_source_pretrain=lambda_source_pretrain,
+            embedding_dim=embedding_dim,
             hidden_dims=hidden_dims, encoder=encoder, input_shape=input_shape,
             batch_size=batch_size, lr=lr, device=device, random_state=random_state,
             verbose=verbose, callbacks=callbacks)
@@ -523,14 +694,20 @@ class DECAdapter(_AdaptiveClustering):
 
     def __init__(self, n_clusters=None, *, use_source="all", pretrain_epochs=15, epochs=10,
                  lambda_cluster=1.0, lambda_source=1.0, lambda_kshot=1.0, alpha=1.0,
-                 update_interval=20, augment=1.0, standardize_embedding=True,
+                 update_interval=20, augment=1.0, standardize_embedding=True, init="spectral",
+                 init_neighbors=10, init_features="auto",
+                 lambda_pseudo=10.0, pseudo_refresh=2, lambda_source_pretrain=30.0,
                  embedding_dim=10, hidden_dims=(256, 128), encoder=None, input_shape=None,
                  batch_size=256, lr=1e-3, device="auto", random_state=None, verbose=0,
                  callbacks=None):
         super().__init__(
             n_clusters, use_source=use_source, pretrain_epochs=pretrain_epochs, epochs=epochs,
             lambda_cluster=lambda_cluster, lambda_source=lambda_source, augment=augment,
-            standardize_embedding=standardize_embedding, embedding_dim=embedding_dim,
+            standardize_embedding=standardize_embedding, init=init,
+            init_neighbors=init_neighbors, init_features=init_features,
+            lambda_pseudo=lambda_pseudo, pseudo_refresh=pseudo_refresh,
+            lambda_source_pretrain=lambda_source_pretrain,
+            embedding_dim=embedding_dim,
             hidden_dims=hidden_dims, encoder=encoder, input_shape=input_shape,
             batch_size=batch_size, lr=lr, device=device, random_state=random_state,
             verbose=verbose, callbacks=callbacks)
@@ -583,13 +760,21 @@ class DCNAdapter(_AdaptiveClustering):
 
     def __init__(self, n_clusters=None, *, use_source="all", pretrain_epochs=15, epochs=10,
                  lambda_cluster=1.0, lambda_source=1.0, lambda_kshot=1.0, augment=1.0,
-                 standardize_embedding=True, embedding_dim=10, hidden_dims=(256, 128),
+                 standardize_embedding=True, init="spectral",
+                 init_neighbors=10, init_features="auto",
+                 lambda_pseudo=10.0, pseudo_refresh=2, lambda_source_pretrain=30.0,
+                 embedding_dim=10,
+                 hidden_dims=(256, 128),
                  encoder=None, input_shape=None, batch_size=256, lr=1e-3, device="auto",
                  random_state=None, verbose=0, callbacks=None):
         super().__init__(
             n_clusters, use_source=use_source, pretrain_epochs=pretrain_epochs, epochs=epochs,
             lambda_cluster=lambda_cluster, lambda_source=lambda_source, augment=augment,
-            standardize_embedding=standardize_embedding, embedding_dim=embedding_dim,
+            standardize_embedding=standardize_embedding, init=init,
+            init_neighbors=init_neighbors, init_features=init_features,
+            lambda_pseudo=lambda_pseudo, pseudo_refresh=pseudo_refresh,
+            lambda_source_pretrain=lambda_source_pretrain,
+            embedding_dim=embedding_dim,
             hidden_dims=hidden_dims, encoder=encoder, input_shape=input_shape,
             batch_size=batch_size, lr=lr, device=device, random_state=random_state,
             verbose=verbose, callbacks=callbacks)

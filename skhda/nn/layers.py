@@ -71,9 +71,10 @@ def enumerate_pairs(z):
 class RandomAffine(nn.Module):
     """Random affine jitter of image batches in training mode (identity otherwise).
 
-    Rotation ``+-15 s`` degrees, scale ``1 +- 0.1 s``, shift ``+-10 s`` % of
-    the side, for ``strength`` ``s``; vectors (2-D inputs) pass through.
-    Drawn with torch's random generator, so fits stay reproducible.
+    For ``strength`` ``s``: rotation up to ``+-rotation * s`` degrees, scale
+    ``1 +- scale * s``, shift up to ``+-shift * s`` of the image side; one
+    ``affine_grid`` + ``grid_sample`` per batch. Vectors (2-D inputs) pass
+    through. Drawn with torch's random generator, so fits stay reproducible.
 
     Examples
     --------
@@ -84,17 +85,21 @@ class RandomAffine(nn.Module):
     True
     """
 
-    def __init__(self, strength=1.0):
+    def __init__(self, strength=1.0, rotation=15.0, scale=0.1, shift=0.1):
         super().__init__()
         self.strength = float(strength)
+        self.rotation = float(rotation)
+        self.scale = float(scale)
+        self.shift = float(shift)
 
     def forward(self, x):
         if not self.training or self.strength == 0 or x.ndim != 4:
             return x
-        n, s = len(x), self.strength
-        angle = (torch.rand(n, device=x.device) * 2 - 1) * math.radians(15) * s
-        scale = 1 + (torch.rand(n, device=x.device) * 2 - 1) * 0.1 * s
-        shift = (torch.rand(n, 2, device=x.device) * 2 - 1) * 0.2 * s
+        s = self.strength
+        rand = torch.rand(len(x), 4, device=x.device) * 2 - 1
+        angle = rand[:, 0] * s * math.radians(self.rotation)
+        scale = 1 + rand[:, 1] * s * self.scale
+        shift = rand[:, 2:] * s * 2 * self.shift   # affine_grid spans [-1, 1]: 2 = one side
         cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
         theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1),
                              torch.stack([sin, cos, shift[:, 1]], 1)], 1)
