@@ -254,18 +254,22 @@ class CentroidBlocks(nn.Module):
             for _ in range(n_blocks)
         )
 
-    def forward(self, z):
-        """Run every block; return the list of ``(delta^(l), c^(l))``, ``l = 1..L``."""
-        c = self.initial_centroids
+    def forward(self, z, initial=None):
+        """Run every block; return the list of ``(delta^(l), c^(l))``, ``l = 1..L``.
+
+        ``initial`` replaces ``c^(0)`` (default: the orthogonal
+        ``initial_centroids``).
+        """
+        c = self.initial_centroids if initial is None else initial
         out = []
         for block in self.blocks:
             delta, c = block(z, c)
             out.append((delta, c))
         return out
 
-    def adapt(self, z):
-        """The centroids ``c^(L)`` adapted to the rows ``z``."""
-        return self.forward(z)[-1][1]
+    def adapt(self, z, initial=None):
+        """The centroids ``c^(L)`` adapted to the rows ``z`` (from ``initial`` if given)."""
+        return self.forward(z, initial)[-1][1]
 
     def assign(self, z, centroids):
         """Final soft assignments of ``z`` to adapted ``centroids`` (last block's score)."""
@@ -275,18 +279,19 @@ class CentroidBlocks(nn.Module):
         """Cluster of each row: adapt on ``z``, then assign."""
         return self.assign(z, self.adapt(z)).argmax(1)
 
-    def losses(self, z, alphas=None):
+    def losses(self, z, alphas=None, initial=None):
         """Block-weighted clustering term and size-balance term of ``z``.
 
         Returns ``(clustering, balance)``: ``sum_l alpha_l`` of
         :func:`clustering_loss` (each block's assignments scored against
         that block's updated centroids, equation 4) and of
-        :func:`size_balance_loss` (equation 5).
+        :func:`size_balance_loss` (equation 5). ``initial`` as in :meth:`forward`.
         """
         if alphas is None:
             alphas = block_weights(len(self.blocks)).to(z.device)
         clustering = balance = 0.0
-        for a, block, (delta, c) in zip(alphas, self.blocks, self.forward(z), strict=True):
+        for a, block, (delta, c) in zip(alphas, self.blocks, self.forward(z, initial),
+                                         strict=True):
             clustering = clustering + a * clustering_loss(delta, block.score(z, c))
             balance = balance + a * size_balance_loss(delta)
         return clustering, balance
