@@ -30,9 +30,9 @@ from sklearn.utils import (
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
 
-from ._training import DomainDataset, batched_apply, make_net
+from ._training import batched_apply, make_net
 from .metrics import cluster_accuracy
-from .nn.encoders import DomainDecoder, DomainEncoder, make_decoder, make_encoder
+from .nn.encoders import DOMAINS, DomainDecoder, DomainEncoder, make_decoder, make_encoder
 
 __all__ = [
     "BaseDAEstimator",
@@ -43,7 +43,6 @@ __all__ = [
     "with_parameters_doc",
 ]
 
-DOMAINS = ("source", "target")
 UNLABELLED = -1
 
 
@@ -679,11 +678,6 @@ class BaseDeepDA(DeepMixin, BaseDAEstimator):
         raise NotImplementedError
 
     # ------------------------------------------------------------ inference
-    @staticmethod
-    def _dataset(data, parts):
-        """Build a :class:`DomainDataset` from named parts of ``data``."""
-        return DomainDataset(**parts)
-
     def _embed(self, X, domain):
         model = self.net_.module_
         return batched_apply(lambda x: model.embed(x, domain), X, self.net_.device,
