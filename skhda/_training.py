@@ -342,6 +342,12 @@ class DomainNet(NeuralNet):
         self._term_count = 0
         return super().initialize()
 
+    def set_params(self, **kwargs):
+        super().set_params(**kwargs)
+        if "loss_weights" in kwargs and getattr(self, "initialized_", False):
+            self.loss_weights_ = dict(self.loss_weights or {})
+        return self
+
     def _set_training(self, training=True):
         # skorch sets the mode on every step; walking the module tree each
         # time is a measurable share of a small step, so only do it on change

@@ -112,6 +112,16 @@ def test_domain_net_logs_each_term_and_weights_them():
     assert len(seen) == 3 * 3
 
 
+def test_set_params_updates_the_loss_weights_of_a_fitted_net():
+    net = make_net(_TwoTerms(), epochs=1, batch_size=4, lr=0.01, device="cpu", seed=0,
+                   loss_weights={"reg": 0.0})
+    net.fit(_ds())
+    net.set_params(loss_weights={"reg": 2.0})
+    assert net.loss_weights_ == {"reg": 2.0}
+    net.partial_fit(_ds())
+    assert net.loss_weights_ == {"reg": 2.0}
+
+
 def test_domain_net_rejects_plain_arrays():
     net = make_net(_TwoTerms(), epochs=1, batch_size=4, lr=0.01, device="cpu", seed=0)
     with pytest.raises(TypeError, match="DomainDataset"):
