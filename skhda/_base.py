@@ -161,6 +161,20 @@ def check_X(X, name, input_shape=None):
     return np.array(X, dtype=np.float32, order="C", copy=True)
 
 
+def check_X_shape(X, name, expected, owner, input_shape=None, where=""):
+    """:func:`check_X`, then reshape flat images to ``expected`` and check the sample shape."""
+    arr = check_X(X, name, input_shape if len(expected) == 3 else None)
+    if arr.ndim == 2 and len(expected) == 3 and arr.shape[1] == math.prod(expected):
+        arr = arr.reshape(len(arr), *expected)
+    if arr.shape[1:] != tuple(expected):
+        raise ValueError(
+            f"{name} has {math.prod(arr.shape[1:])} features, but {owner} is expecting "
+            f"{math.prod(expected)} features as input{where} (sample shape {tuple(expected)}, "
+            f"got {arr.shape[1:]})."
+        )
+    return arr
+
+
 def _check_y(y, name, n_rows, rows_name):
     try:
         y = column_or_1d(np.asarray(y), warn=True)
@@ -386,19 +400,8 @@ class BaseDAEstimator(BaseEstimator):
         check_is_fitted(self, "input_shapes_")
         self._check_domain(domain)
         X, _ = _unpack(X, None, "X")
-        expected = self.input_shapes_[domain]
-        shape = self._input_shape_for(domain)
-        arr = check_X(X, "X", shape if len(expected) == 3 else None)
-        if arr.ndim == 2 and len(expected) == 3 and arr.shape[1] == math.prod(expected):
-            arr = arr.reshape(len(arr), *expected)
-        if arr.shape[1:] != expected:
-            got = math.prod(arr.shape[1:])
-            raise ValueError(
-                f"X has {got} features, but {type(self).__name__} is expecting "
-                f"{math.prod(expected)} features as input ({domain} domain, sample shape "
-                f"{expected}, got {arr.shape[1:]})."
-            )
-        return arr
+        return check_X_shape(X, "X", self.input_shapes_[domain], type(self).__name__,
+                             self._input_shape_for(domain), f" ({domain} domain)")
 
     @property
     def _predicts_classes(self):
@@ -627,8 +630,11 @@ class BaseDeepDA(DeepMixin, BaseDAEstimator):
         return self
 
     # ------------------------------------------------------------- building
-    def _make_encoder(self, data):
-        """A :class:`DomainEncoder`: shared, or one input encoder per domain."""
+    def _make_encoder(self, data, negative_slope=0.0):
+        """A :class:`DomainEncoder`: shared, or one input encoder per domain.
+
+        ``negative_slope`` > 0 gives the default MLP encoders LeakyReLU activations.
+        """
         user = self.encoder
         if user is not None:
             modules = copy.deepcopy(user)
@@ -642,7 +648,8 @@ class BaseDeepDA(DeepMixin, BaseDAEstimator):
             encoder = DomainEncoder(modules)
             self._check_encoder(encoder, data)
             return encoder
-        build = {d: make_encoder(data.shapes[d], self.embedding_dim, tuple(self.hidden_dims))
+        build = {d: make_encoder(data.shapes[d], self.embedding_dim, tuple(self.hidden_dims),
+                                 negative_slope=negative_slope)
                  for d in (DOMAINS if data.heterogeneous else ("source",))}
         return DomainEncoder(build if data.heterogeneous else build["source"])
 

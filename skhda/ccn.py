@@ -47,6 +47,7 @@ from ._base import (
     _check_positive_int,
     _check_y,
     check_X,
+    check_X_shape,
     with_parameters_doc,
 )
 from ._training import (
@@ -301,16 +302,7 @@ class SimilarityNetwork(DeepMixin, BaseEstimator):
     # ---------------------------------------------------------- inference
     def _validate(self, X, name="X"):
         check_is_fitted(self, "net_")
-        expected = self.input_shape_
-        X = check_X(X, name, expected if len(expected) == 3 else None)
-        if X.ndim == 2 and len(expected) == 3 and X.shape[1] == math.prod(expected):
-            X = X.reshape(len(X), *expected)
-        if X.shape[1:] != expected:
-            raise ValueError(
-                f"{name} has {math.prod(X.shape[1:])} features, but SimilarityNetwork is "
-                f"expecting {self.n_features_in_} features as input."
-            )
-        return X
+        return check_X_shape(X, name, self.input_shape_, "SimilarityNetwork", self.input_shape_)
 
     def _module(self, adapt_to=None, seed=0):
         model = self.net_.module_

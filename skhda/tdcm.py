@@ -32,21 +32,10 @@ from torch import nn
 from ._base import BaseDeepDA, _check_positive_float, _check_positive_int
 from ._training import DomainDataset, batched_apply
 from .nn.centroid_blocks import CentroidBlocks, batch_standardize
-from .nn.encoders import MLPEncoder
 
 __all__ = ["TDCM"]
 
 _EMBEDDING_NORMS = ("standardize", None)
-
-
-def _leaky_mlp(encoder, negative_slope):
-    """Swap the ReLUs of the default MLP encoder(s) for LeakyReLU (in place)."""
-    for module in encoder.modules():
-        if isinstance(module, MLPEncoder):
-            for i, layer in enumerate(module):
-                if isinstance(layer, nn.ReLU):
-                    module[i] = nn.LeakyReLU(negative_slope)
-    return encoder
 
 
 class _TDCMModule(nn.Module):
@@ -343,9 +332,7 @@ class TDCM(BaseDeepDA):
             blocks = CentroidBlocks(k, self.embedding_dim, self.n_blocks,
                                     float(self.temperature), bool(self.symmetric),
                                     float(self.negative_slope), init_noise=0.1)
-            encoder = self._make_encoder(data)
-            if self.encoder is None and self.encoder_negative_slope > 0:
-                encoder = _leaky_mlp(encoder, float(self.encoder_negative_slope))
+            encoder = self._make_encoder(data, float(self.encoder_negative_slope))
             model = _TDCMModule(encoder, blocks, self.embedding_norm)
             net = self._train_stage("train", model, source, self.epochs, **common)
             loss = float(net.history[-1, "train_loss"]) if self.epochs > 0 else 0.0

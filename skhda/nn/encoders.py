@@ -16,14 +16,14 @@ from torch import nn
 DOMAINS = ("source", "target")
 
 
-def _mlp(sizes, batch_norm=False, last_activation=False):
+def _mlp(sizes, batch_norm=False, last_activation=False, negative_slope=0.0):
     layers = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         layers.append(nn.Linear(a, b))
         if i < len(sizes) - 2 or last_activation:
             if batch_norm:
                 layers.append(nn.BatchNorm1d(b))
-            layers.append(nn.ReLU())
+            layers.append(nn.LeakyReLU(negative_slope) if negative_slope else nn.ReLU())
     return layers
 
 
@@ -37,10 +37,14 @@ class MLPEncoder(nn.Sequential):
         Embedding dimension.
     hidden_dims : sequence of int, default=(256, 128)
     batch_norm : bool, default=False
+    negative_slope : float, default=0.0
+        0: ReLU; otherwise LeakyReLU with this slope.
     """
 
-    def __init__(self, in_features, out_features, hidden_dims=(256, 128), batch_norm=False):
-        super().__init__(*_mlp([in_features, *hidden_dims, out_features], batch_norm))
+    def __init__(self, in_features, out_features, hidden_dims=(256, 128), batch_norm=False,
+                 negative_slope=0.0):
+        super().__init__(*_mlp([in_features, *hidden_dims, out_features], batch_norm,
+                               negative_slope=negative_slope))
         self.in_features = in_features
         self.out_features = out_features
 
@@ -127,11 +131,16 @@ class ConvDecoder(nn.Module):
         return self.net(torch.relu(self.fc(z)).view(len(z), *self.start_shape))
 
 
-def make_encoder(input_shape, embedding_dim, hidden_dims=(256, 128), channels=(32, 64)):
-    """The default encoder for one domain: conv net for ``(c, h, w)``, MLP otherwise."""
+def make_encoder(input_shape, embedding_dim, hidden_dims=(256, 128), channels=(32, 64),
+                 negative_slope=0.0):
+    """The default encoder for one domain: conv net for ``(c, h, w)``, MLP otherwise.
+
+    ``negative_slope`` > 0 makes the MLP's activations LeakyReLU.
+    """
     if len(input_shape) == 3:
         return ConvEncoder(input_shape, embedding_dim, channels)
-    return MLPEncoder(math.prod(input_shape), embedding_dim, hidden_dims)
+    return MLPEncoder(math.prod(input_shape), embedding_dim, hidden_dims,
+                      negative_slope=negative_slope)
 
 
 def make_decoder(input_shape, embedding_dim, hidden_dims=(256, 128), channels=(32, 64)):
