@@ -701,14 +701,14 @@ class BaseDeepDA(DeepMixin, BaseDAEstimator):
         return self._embed(X, domain)
 
 
-def with_parameters_doc(text):
-    """Class decorator: put shared parameter docs where a docstring says ``DEEP_PARAMETERS``.
+def with_parameters_doc(text, marker="DEEP_PARAMETERS"):
+    """Class decorator: put shared docs where a docstring has the line ``marker``.
 
-    Lets an estimator family document its common parameters once.
+    Lets an estimator family document its common parameters (or attributes) once.
     """
 
     def decorate(cls):
-        cls.__doc__ = cls.__doc__.replace("    DEEP_PARAMETERS\n", text.lstrip("\n") + "\n")
+        cls.__doc__ = cls.__doc__.replace(f"    {marker}\n", text.strip("\n") + "\n")
         return cls
 
     return decorate

@@ -237,6 +237,7 @@ class SourceTargetClustering(_EmbeddingClustering):
         Any scikit-learn clusterer applied to the target embedding
         (default k-means).
     DEEP_PARAMETERS
+
     Attributes
     ----------
     net_ : skhda.DomainNet
@@ -299,6 +300,7 @@ class SourceFeatureClustering(_EmbeddingClustering):
     clusterer : estimator, default=None
         Any scikit-learn clusterer applied to the target embedding.
     DEEP_PARAMETERS
+
     Examples
     --------
     >>> from skhda.baselines import SourceFeatureClustering
@@ -354,6 +356,7 @@ class SourceOnly(_DeepBaseline):
     Parameters
     ----------
     DEEP_PARAMETERS
+
     Attributes
     ----------
     classes_ : ndarray

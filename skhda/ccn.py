@@ -568,6 +568,7 @@ class CCN(_CCNBase):
     batch_size : int, default=100
         Target rows per step (``batch_size^2`` pairs per step).
     DEEP_PARAMETERS
+
     Attributes
     ----------
     net_ : skhda.DomainNet
@@ -678,6 +679,7 @@ class CCNPlus(_CCNBase):
     batch_size : int, default=96
         Target rows per step.
     DEEP_PARAMETERS
+
     Attributes
     ----------
     classes_ : ndarray

@@ -56,7 +56,12 @@ from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import Callback
 from torch import nn
 
-from ._base import BaseDeepDA, _check_positive_float, _check_positive_int
+from ._base import (
+    BaseDeepDA,
+    _check_positive_float,
+    _check_positive_int,
+    with_parameters_doc,
+)
 from ._training import DomainDataset, LinearSchedule, batched_apply
 from .nn.clustering import (
     ConcreteKMeans,
@@ -297,6 +302,8 @@ _PARAMS_DOC = """
         Added to the joint stage's net; ``{"pretrain": [...], "joint": [...]}``
         reaches each stage."""
 
+_with_params = with_parameters_doc(_PARAMS_DOC)
+
 _ATTRS_DOC = """
     Attributes
     ----------
@@ -314,6 +321,8 @@ _ATTRS_DOC = """
         History of the joint stage; ``histories_`` has both stages.
     n_features_in_ : int
     input_shapes_ : dict"""
+
+_with_attrs = with_parameters_doc(_ATTRS_DOC, marker="DEEP_ATTRIBUTES")
 
 
 class _AdaptiveClustering(BaseDeepDA):
@@ -561,8 +570,10 @@ class _AdaptiveClustering(BaseDeepDA):
         return self.classes_[idx] if hasattr(self, "classes_") else idx
 
 
+@_with_params
+@_with_attrs
 class CKM(_AdaptiveClustering):
-    __doc__ = ("""Concrete k-means for heterogeneous domain adaptation (CKM-UDA / CKM-SSDA).
+    """Concrete k-means for heterogeneous domain adaptation (CKM-UDA / CKM-SSDA).
 
     Learns an autoencoder embedding of source and target data together with
     ``K`` target centroids, trained end-to-end with the Concrete k-means loss
@@ -576,14 +587,16 @@ class CKM(_AdaptiveClustering):
     are the centroids; ``predict`` then returns target labels.
 
     Parameters
-    ----------""" + _PARAMS_DOC + """
+    ----------
+    DEEP_PARAMETERS
     lambda_kshot : float, default=1.0
         ``lambda_3``, weight of the k-shot loss (SSDA only).
     temperature : float, default=1.0
         Gumbel-softmax temperature at the start of the joint stage.
     final_temperature : float, default=0.1
         Temperature at the end; annealed geometrically in between, per step.
-    """ + _ATTRS_DOC + """
+
+    DEEP_ATTRIBUTES
 
     See Also
     --------
@@ -620,7 +633,7 @@ class CKM(_AdaptiveClustering):
     ...     y_semi[np.flatnonzero(yt == c)[:3]] = c      # 3 labelled rows per class
     >>> est.fit(Xs / 16, ys, Xt / 16, y_semi).classes_
     array([5, 6, 7, 8, 9])
-    """)
+    """
 
     def __init__(self, n_clusters=None, *, use_source="all", pretrain_epochs=15, epochs=10,
                  lambda_cluster=1.0, lambda_source=1.0, lambda_kshot=1.0, temperature=1.0,
@@ -658,8 +671,10 @@ class CKM(_AdaptiveClustering):
         return [LinearSchedule(anneal, attribute="clustering.temperature")]
 
 
+@_with_params
+@_with_attrs
 class DECAdapter(_AdaptiveClustering):
-    __doc__ = ("""DEC-UDA: Algorithm 1 of the CKM paper with DEC's clustering loss.
+    """DEC-UDA: Algorithm 1 of the CKM paper with DEC's clustering loss.
 
     The clustering loss is DEC's (Xie et al. 2016) ``KL(P || Q)`` between
     the Student-t soft assignment ``q_ij ∝ (1 + ||z_i - mu_j||^2 / alpha)^-(alpha+1)/2``
@@ -669,12 +684,14 @@ class DECAdapter(_AdaptiveClustering):
     SSDA with ``y_target``) is shared with :class:`CKM`.
 
     Parameters
-    ----------""" + _PARAMS_DOC + """
+    ----------
+    DEEP_PARAMETERS
     alpha : float, default=1.0
         Degrees of freedom of the Student-t kernel.
     update_interval : int, default=20
         Steps between two refreshes of the target distribution ``P``.
-    """ + _ATTRS_DOC + """
+
+    DEEP_ATTRIBUTES
 
     See Also
     --------
@@ -688,7 +705,7 @@ class DECAdapter(_AdaptiveClustering):
     >>> est = DECAdapter(n_clusters=5, pretrain_epochs=3, epochs=3, random_state=0)
     >>> est.fit(Xs / 16, ys, Xt / 16).predict_proba(Xt / 16).shape
     (896, 5)
-    """)
+    """
 
     _uses_target_index = True
 
@@ -727,8 +744,10 @@ class DECAdapter(_AdaptiveClustering):
         return [_RefreshDECTarget(data.X_target, int(self.update_interval))]
 
 
+@_with_params
+@_with_attrs
 class DCNAdapter(_AdaptiveClustering):
-    __doc__ = ("""DCN-UDA: Algorithm 1 of the CKM paper with DCN's clustering loss.
+    """DCN-UDA: Algorithm 1 of the CKM paper with DCN's clustering loss.
 
     The clustering loss is DCN's (Yang et al. 2017) ``1/2 ||z_i - M s_i||^2``
     with the hard assignments ``s_i`` and centroids ``M`` held fixed in the
@@ -738,11 +757,13 @@ class DCNAdapter(_AdaptiveClustering):
     CKM's end-to-end one. Everything else is shared with :class:`CKM`.
 
     Parameters
-    ----------""" + _PARAMS_DOC + """
+    ----------
+    DEEP_PARAMETERS
     lambda_kshot : float, default=1.0
         Weight of the k-shot loss (SSDA only; it trains the encoder, the
         DCN centroids being updated only by the online rule).
-    """ + _ATTRS_DOC + """
+
+    DEEP_ATTRIBUTES
 
     See Also
     --------
@@ -756,7 +777,7 @@ class DCNAdapter(_AdaptiveClustering):
     >>> est = DCNAdapter(n_clusters=5, pretrain_epochs=3, epochs=3, random_state=0)
     >>> est.fit(Xs / 16, ys, Xt / 16).transform(Xt / 16).shape
     (896, 10)
-    """)
+    """
 
     def __init__(self, n_clusters=None, *, use_source="all", pretrain_epochs=15, epochs=10,
                  lambda_cluster=1.0, lambda_source=1.0, lambda_kshot=1.0, augment=1.0,
