@@ -26,6 +26,7 @@ followed by a space is part of a row name)
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import time
@@ -51,18 +52,25 @@ def data_dir():
     return Path(os.environ.get("SKHDA_DATA_DIR", ROOT.parent / "shared" / "data"))
 
 
-def load_task():
+def load_task(task="usps04-mnist59"):
+    """The benchmark task, or (``"mnist04-usps59"``) the proxy task the defaults are checked on."""
     usps, mnist = np.load(data_dir() / "usps.npz"), np.load(data_dir() / "mnist_test.npz")
-    src = usps["y"] < 5
-    Xs, ys = usps["X"][src].astype(np.float32) / 255, usps["y"][src]
-    tgt = mnist["y"] >= 5
-    Xt = torch.as_tensor(mnist["X"][tgt].astype(np.float32) / 255)[:, None]
-    Xt = F.interpolate(Xt, size=(16, 16), mode="bilinear", antialias=True, align_corners=False)
-    return Xs, ys, Xt[:, 0].numpy(), mnist["y"][tgt]
+    Xu, yu = usps["X"].astype(np.float32) / 255, usps["y"]
+    Xm = torch.as_tensor(mnist["X"].astype(np.float32) / 255)[:, None]
+    Xm = F.interpolate(Xm, size=(16, 16), mode="bilinear", antialias=True,
+                       align_corners=False)[:, 0].numpy()
+    ym = mnist["y"]
+    if task == "mnist04-usps59":
+        (Xu, yu), (Xm, ym) = (Xm, ym), (Xu, yu)
+    elif task != "usps04-mnist59":
+        raise ValueError(f"unknown task {task!r}")
+    src, tgt = yu < 5, ym >= 5
+    return Xu[src], yu[src], Xm[tgt], ym[tgt]
 
 
-def methods(quick):
+def methods(quick, overrides=None):
     ep = {"pretrain_epochs": 4, "epochs": 3} if quick else {}
+    ep.update(overrides or {})
     paper = {"augment": 0.0, "standardize_embedding": False, "init": "kmeans++",
              "lambda_pseudo": 0.0, "pseudo_refresh": 0, "lambda_source_pretrain": 0.0}
     rows = {
@@ -103,15 +111,22 @@ def run_one(make, seed, task):
     return acc, normalized_mutual_info_score(yt[scored], pred), fit_s
 
 
-def table(results, n_seeds, args):
-    lines = [f"Seeds: {n_seeds} ({', '.join(map(str, range(n_seeds)))}); mode: "
+def table(results, seeds, args, devices=None):
+    """Markdown table: mean ± std over seeds of each row (``devices``: row -> where it ran)."""
+    devices = devices or {}
+    lines = [f"Seeds: {len(seeds)} ({', '.join(map(str, seeds))}); mode: "
              f"{'quick (pretrain 4 + joint 3 epochs)' if args.quick else 'defaults'}; "
-             f"torch threads: {args.threads}; fit time = mean seconds per fit.", "",
-             "| method | target ACC | target NMI | fit time (s) |", "|---|---|---|---|"]
-    for name, runs in results.items():
-        a = np.array(runs)
+             + (f"merged from {len(args.from_results)} result files"
+                if args.from_results else f"torch threads: {args.threads}")
+             + "; fit time = mean seconds per fit.", "",
+             "| method | target ACC | target NMI | fit time (s) | device |",
+             "|---|---|---|---|---|"]
+    order = list(methods(False))
+    for name in sorted(results, key=lambda n: order.index(n) if n in order else len(order)):
+        a = np.array(results[name])
         lines.append(f"| {name} | {a[:, 0].mean():.3f} ± {a[:, 0].std():.3f} | "
-                     f"{a[:, 1].mean():.3f} ± {a[:, 1].std():.3f} | {a[:, 2].mean():.0f} |")
+                     f"{a[:, 1].mean():.3f} ± {a[:, 1].std():.3f} | {a[:, 2].mean():.0f} | "
+                     f"{devices.get(name, 'cpu')} |")
     return "\n".join(lines)
 
 
@@ -132,26 +147,70 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--methods", default=None, help="comma-separated row names")
     parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument("--task", default="usps04-mnist59",
+                        choices=["usps04-mnist59", "mnist04-usps59"],
+                        help="mnist04-usps59: the proxy task used to check the defaults")
+    parser.add_argument("--set", action="append", default=[], metavar="PARAM=VALUE",
+                        help="override a parameter of every deep row (repeatable)")
+    parser.add_argument("--seed-list", default=None, help="e.g. 2,3,4 (overrides --seeds)")
+    parser.add_argument("--results", default=None,
+                        help="append one JSON line per fit to this file")
+    parser.add_argument("--from-results", nargs="+", default=None,
+                        help="build the table from these result files instead of fitting")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    task = load_task()
-    rows = methods(args.quick)
+    if args.from_results:
+        results, seeds, devices = {}, set(), {}
+        for path in args.from_results:
+            for line in Path(path).read_text().splitlines():
+                r = json.loads(line)
+                if r["task"] != args.task:
+                    continue
+                changed = {k: v for k, v in r["overrides"].items() if k != "device"}
+                name = r["method"] + "".join(f", {k}={v}" for k, v in changed.items())
+                results.setdefault(name, []).append((r["acc"], r["nmi"], r["fit_s"]))
+                seeds.add(r["seed"])
+                devices[name] = r["overrides"].get("device", "cpu")
+        text = table(results, sorted(seeds), args, devices)
+        print(text)
+        if not args.no_write:
+            write_doc(text)
+        return
+    overrides = dict(_parse_override(kv) for kv in args.set)
+    task = load_task(args.task)
+    rows = methods(args.quick, overrides)
     if args.methods:
         # a comma followed by a space belongs to a name ("CKM-SSDA, 3 shots")
         wanted = [m.strip() for m in re.split(r",(?! )", args.methods)]
         rows = {k: v for k, v in rows.items() if k in wanted}
+    seeds = ([int(s) for s in args.seed_list.split(",")] if args.seed_list
+             else list(range(args.seeds)))
     results = {}
     for name, make in rows.items():
         results[name] = []
-        for seed in range(args.seeds):
+        for seed in seeds:
             acc, nmi, fit_s = run_one(make, seed, task)
             results[name].append((acc, nmi, fit_s))
             print(f"{name:32s} seed {seed}: ACC {acc:.3f} NMI {nmi:.3f} fit {fit_s:.0f}s",
                   flush=True)
-    text = table(results, args.seeds, args)
+            if args.results:
+                with open(args.results, "a") as f:
+                    f.write(json.dumps({"task": args.task, "method": name, "seed": seed,
+                                        "overrides": overrides, "acc": acc, "nmi": nmi,
+                                        "fit_s": fit_s}) + "\n")
+    text = table(results, seeds, args, dict.fromkeys(results, overrides.get("device", "cpu")))
     print(text)
-    if not args.no_write:
+    if not args.no_write and args.task == "usps04-mnist59" and not overrides.keys() - {"device"}:
         write_doc(text)
+
+
+def _parse_override(text):
+    key, _, value = text.partition("=")
+    try:
+        value = json.loads(value)
+    except json.JSONDecodeError:
+        pass            # a plain string, e.g. init=kmeans++
+    return key, value
 
 
 if __name__ == "__main__":
