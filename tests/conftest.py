@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import os
 
 import numpy as np
 import pytest
@@ -14,6 +15,9 @@ from skhda._base import BaseDAEstimator
 
 # tiny models train fastest on one thread, and CI machines have two cores
 torch.set_num_threads(1)
+
+#: device of the shared contract tests; ``SKHDA_TEST_DEVICE=cuda`` runs them on a GPU
+TEST_DEVICE = os.environ.get("SKHDA_TEST_DEVICE", "cpu")
 
 
 def public_estimators():
@@ -35,7 +39,7 @@ def fast_params(cls):
         if name.endswith("epochs"):
             params[name] = 2
     for name, value in {"random_state": 0, "embedding_dim": 4, "hidden_dims": (16,),
-                        "batch_size": 64, "device": "cpu"}.items():
+                        "batch_size": 64, "device": TEST_DEVICE}.items():
         if name in names:
             params[name] = value
     return params
