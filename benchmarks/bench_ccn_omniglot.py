@@ -15,13 +15,15 @@ Data: ``omniglot_background_small.npz`` from ``../shared/data`` relative to
 the repository root, or ``$SKHDA_DATA_DIR``; pixels scaled to [0, 1].
 
 Run: ``python benchmarks/bench_ccn_omniglot.py [--seeds 3] [--quick]
-[--threads 2] [--losses mcl,kcl] [--no-write]``; tables go between the
+[--threads 2] [--device cuda] [--losses mcl,kcl] [--seed-list 1 --dump F]
+[--from-dumps F1 F2 ...] [--no-write]``; tables go between the
 markers of ``doc/benchmarks/ccn.md``.
 """
 
 from __future__ import annotations
 
 import argparse
+import pickle
 import re
 import time
 from collections import defaultdict
@@ -58,27 +60,58 @@ def main():
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cpu", help="e.g. cuda")
     ap.add_argument("--losses", default="mcl,kcl")
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--split", default="main", choices=["main", "proxy"],
+                    help="proxy: G on alphabets 0-1, clustering of 2 and 3 (labels of the "
+                         "training alphabets only: the split settings are chosen on)")
+    ap.add_argument("--g-epochs", type=int, default=None)
+    ap.add_argument("--c-epochs", type=int, default=None)
+    ap.add_argument("--seed-list", default=None, help="e.g. 1,2 (overrides --seeds)")
+    ap.add_argument("--dump", default=None,
+                    help="save this run's results (pickle) for --from-dumps")
+    ap.add_argument("--from-dumps", nargs="+", default=None,
+                    help="merge saved runs (e.g. one per seed) into one table")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     g_epochs, c_epochs = (12, 30) if args.quick else (40, 80)
+    g_epochs, c_epochs = args.g_epochs or g_epochs, args.c_epochs or c_epochs
+    if args.from_dumps:
+        merged = [pickle.loads(Path(f).read_bytes()) for f in args.from_dumps]
+        rows, pair_lines, timing, seeds = defaultdict(list), [], {}, []
+        for d in merged:
+            for key, vals in d["rows"].items():
+                rows[key].extend(vals)
+            pair_lines = pair_lines or d["pair_lines"]
+            timing = timing or d["timing"]
+            seeds += d["seeds"]
+        args.seeds, args.device = len(seeds), merged[0]["device"]
+        g_epochs = merged[0].get("g_epochs", g_epochs)
+        c_epochs = merged[0].get("c_epochs", c_epochs)
+        total = max(d["total"] for d in merged)
+        finish(render(rows, pair_lines, timing, args, g_epochs, c_epochs, total), args)
+        return
+    seeds = ([int(v) for v in args.seed_list.split(",")] if args.seed_list
+             else list(range(args.seeds)))
+    args.seeds = len(seeds)
     X, y, alphabet = load()
-    src = alphabet < 4
+    src = alphabet < (2 if args.split == "proxy" else 4)
+    targets = (2, 3) if args.split == "proxy" else (4, 5, 6, 7)
     rows = defaultdict(list)   # (method, K) -> [(alphabet, acc, nmi, adif)]
     pair_lines, timing = [], {}
     t_all = time.time()
-    for seed in range(args.seeds):
+    for seed in seeds:
         t0 = time.time()
         G = SimilarityNetwork(20, 5, encoder=ConvEncoder((1, 28, 28), 64, CHANNELS),
                               embedding_dim=64, augment=0.5, epochs=g_epochs, lr=1e-3,
-                              device="cpu", random_state=seed).fit(X[src], y[src])
+                              device=args.device, random_state=seed).fit(X[src], y[src])
         print(f"seed {seed}: G trained in {time.time() - t0:.0f} s", flush=True)
-        for a in range(4, 8):
+        for a in targets:
             m = alphabet == a
             Xa, ya = X[m], y[m]
             k_true = len(np.unique(ya))
-            if seed == 0:
+            if seed == seeds[0]:
                 pr = G.pair_scores(Xa, ya, adapt_batchnorm=True)
                 pair_lines.append((a, k_true, pr))
             Z = G.transform(Xa)
@@ -99,7 +132,7 @@ def main():
                     t1 = time.time()
                     est = CCN(K, loss=loss, similarity=G, encoder=ConvEncoder(
                         (1, 28, 28), 128, CHANNELS), embedding_dim=128, epochs=c_epochs,
-                        batch_size=100, lr=1e-3, device="cpu", random_state=seed)
+                        batch_size=100, lr=1e-3, device=args.device, random_state=seed)
                     labels = est.fit_predict(Xa, None, Xa)
                     r = scores(ya, labels, K)
                     rows[(f"CCN ({loss.upper()})", kname)].append((a, *r))
@@ -108,16 +141,24 @@ def main():
                           f"({time.time() - t1:.0f} s)", flush=True)
     # time per epoch of the clustering stage at two batch sizes (largest target alphabet)
     m = alphabet == 6
-    for B in (100, 256):
+    for B in (100, 256) if 0 in seeds and args.split == "main" else ():
         est = CCN(100, loss="mcl", similarity=G, encoder=ConvEncoder((1, 28, 28), 128, CHANNELS),
-                  embedding_dim=128, epochs=2, batch_size=B, device="cpu", random_state=0)
+                  embedding_dim=128, epochs=2, batch_size=B, device=args.device, random_state=0)
         est.fit(X[m], None, X[m])
         n_steps = int(np.ceil(m.sum() / B))
         timing[B] = (est.history_[-1, "dur"], n_steps)
     total = time.time() - t_all
-    table = render(rows, pair_lines, timing, args, g_epochs, c_epochs, total)
+    if args.dump:
+        Path(args.dump).write_bytes(pickle.dumps({
+            "rows": dict(rows), "pair_lines": pair_lines, "timing": timing, "seeds": seeds,
+            "total": total, "device": args.device, "g_epochs": g_epochs,
+            "c_epochs": c_epochs}))
+    finish(render(rows, pair_lines, timing, args, g_epochs, c_epochs, total), args)
+
+
+def finish(table, args):
     print(table)
-    if not args.no_write:
+    if not args.no_write and args.split == "main":
         text = DOC.read_text() if DOC.exists() else f"{START}\n{END}\n"
         text = re.sub(re.escape(START) + ".*?" + re.escape(END),
                       lambda _: f"{START}\n{table}\n{END}", text, flags=re.S)
@@ -125,11 +166,13 @@ def main():
 
 
 def render(rows, pair_lines, timing, args, g_epochs, c_epochs, total):
-    out = [f"Seeds: {args.seeds}; threads: {args.threads}; G: {g_epochs} epochs of 25 steps "
+    alphabets = " / ".join(map(str, sorted({r[0] for v in rows.values() for r in v})))
+    out = [f"Seeds: {args.seeds}; device: {args.device}; threads: {args.threads}; "
+           f"G: {g_epochs} epochs of 25 steps "
            f"(20 classes x 5); CCN: {c_epochs} epochs of batch 100; "
            f"{'quick' if args.quick else 'full'} scale; total {total / 60:.1f} min.", "",
            "| method | K | ACC (mean) | NMI (mean) | abs(NDC - k) (mean) "
-           "| ACC per alphabet 4 / 5 / 6 / 7 |",
+           f"| ACC per alphabet {alphabets} |",
            "|---|---|---|---|---|---|"]
     for (method, kname), vals in rows.items():
         v = np.array([r[1:] for r in vals], float)
@@ -145,7 +188,8 @@ def render(rows, pair_lines, timing, args, g_epochs, c_epochs, total):
     for a, k, pr in pair_lines:
         out.append(f"| {a} | {k} | {pr['similar_precision']:.3f} | {pr['similar_recall']:.3f} "
                    f"| {pr['dissimilar_precision']:.3f} | {pr['dissimilar_recall']:.3f} |")
-    out += ["", "Clustering stage, time per epoch (alphabet 6, 840 rows, K = 100, MCL, CPU):", "",
+    out += ["", f"Clustering stage, time per epoch (alphabet 6, 840 rows, K = 100, MCL, "
+            f"{args.device}):", "",
             "| B | pairs per step | steps per epoch | s per epoch |", "|---|---|---|---|"]
     for B, (dur, steps) in timing.items():
         out.append(f"| {B} | {B * B} | {steps} | {dur:.2f} |")

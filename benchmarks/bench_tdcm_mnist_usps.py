@@ -52,6 +52,7 @@ def main():
     ap.add_argument("--quick", action="store_true", help="3000 rows per domain, 5 epochs")
     ap.add_argument("--no-baselines", action="store_true")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--device", default="cpu", help="e.g. cuda")
     ap.add_argument("--out", help="append the markdown table to this file")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -63,7 +64,7 @@ def main():
     for seed in range(args.seeds):
         t0 = time.perf_counter()
         est = TDCM(n_clusters=10, n_blocks=5, epochs=epochs, n_init=args.n_init, lr=args.lr,
-                   device="cpu", random_state=seed).fit(Xs)
+                   device=args.device, random_state=seed).fit(Xs)
         labels = est.predict(Xt)
         rows.append(row(f"TDCM (source only, seed {seed})", yt, labels,
                         time.perf_counter() - t0))
