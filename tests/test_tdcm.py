@@ -160,7 +160,8 @@ def test_verbose_zero_is_silent(blobs, capsys):
     ("n_blocks", 0), ("temperature", 0.0), ("beta", -1.0), ("orthogonal_weight", -0.1),
     ("symmetric", "yes"), ("embedding_norm", "whiten"), ("n_init", 0),
     ("finetune_epochs", -1), ("adapt_max_rows", 2), ("batch_size", 2), ("epochs", -1),
-    ("adapt_n_init", 0), ("encoder_negative_slope", -0.1),
+    ("adapt_n_init", 0), ("encoder_negative_slope", -0.1), ("pretrain_epochs", -1),
+    ("lambda_contrastive", -1.0), ("augment", -0.5),
 ])
 def test_bad_parameters_name_themselves(blobs, param, value):
     est = TDCM(n_clusters=3, **{**FAST, param: value})
@@ -203,6 +204,25 @@ def test_encoder_activation_switch(blobs):
     acts = {type(m) for m in leaky.modules() if isinstance(m, (torch.nn.ReLU, torch.nn.LeakyReLU))}
     assert acts == {torch.nn.LeakyReLU}
     assert any(isinstance(m, torch.nn.ReLU) for m in plain.net_.module_.encoder.modules())
+
+
+def test_contrastive_option_on_images(blobs):
+    import skhda
+
+    Xs, ys, Xt, yt = skhda.datasets.load_digits_transfer("shared")
+    Xs, Xt = Xs[::4].reshape(-1, 8, 8) / 16, Xt[::4].reshape(-1, 8, 8) / 16
+    est = TDCM(10, pretrain_epochs=2, lambda_contrastive=1.0, epochs=2, n_init=2,
+               batch_size=64, random_state=0, device="cpu").fit(Xs)
+    assert len(est.histories_["pretrain"]) == 2
+    assert "train_contrastive" in est.history_[-1]
+    assert est.net_.loss_weights["contrastive"] == 1.0
+    assert est.predict(Xt).shape == (len(Xt),)
+    # pretraining alone: the main stage has no contrastive term
+    est = TDCM(10, pretrain_epochs=1, epochs=1, n_init=1, batch_size=64, random_state=0,
+               device="cpu").fit(Xs)
+    assert "train_contrastive" not in est.history_[-1] and "pretrain" in est.histories_
+    with pytest.raises(ValueError, match="pretrain_epochs"):
+        TDCM(n_clusters=3, pretrain_epochs=1, **FAST).fit(blobs[0])
 
 
 def test_blocks_start_from_given_centroids():

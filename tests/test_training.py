@@ -25,11 +25,13 @@ from skhda.nn import (
     DomainEncoder,
     GradientReversal,
     MLPEncoder,
+    RandomAffine,
     dann_coefficient,
     domain_adversarial_loss,
     enumerate_pairs,
     make_decoder,
     make_encoder,
+    nt_xent_loss,
     reconstruction_loss,
 )
 
@@ -202,6 +204,27 @@ def test_losses_hand_computed():
     assert float(domain_adversarial_loss(zero, zero)) == pytest.approx(math.log(2))
     big = torch.full((2,), 50.0)
     assert float(domain_adversarial_loss(big, -big)) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_nt_xent_by_hand():
+    z = torch.eye(3)
+    # each row: its positive at similarity 1, the 4 others at 0
+    expected = -math.log(math.e / (math.e + 4))
+    assert float(nt_xent_loss(z, z, temperature=1.0)) == pytest.approx(expected, rel=1e-5)
+    assert float(nt_xent_loss(z, 5 * z, temperature=0.01)) == pytest.approx(0.0, abs=1e-6)
+    # a view that swaps the rows' partners makes the positives the farthest rows
+    assert float(nt_xent_loss(z, z[[1, 2, 0]], temperature=0.1)) > 9.0
+
+
+def test_random_affine_brightness():
+    x = torch.rand(4, 1, 6, 6) + 0.1
+    aug = RandomAffine(1.0, rotation=0.0, scale=0.0, shift=0.0, brightness=0.5)
+    torch.manual_seed(0)
+    ratio = aug(x) / x
+    per_image = ratio.flatten(1)
+    assert torch.allclose(per_image, per_image[:, :1].expand_as(per_image), rtol=1e-4)
+    assert ((per_image[:, 0] >= 0.5) & (per_image[:, 0] <= 1.5)).all()
+    assert torch.equal(aug.eval()(x), x)
 
 
 @pytest.mark.parametrize("shape", [(1, 8, 8), (1, 16, 16), (3, 28, 28), (1, 5, 7)])

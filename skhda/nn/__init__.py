@@ -25,7 +25,7 @@ from .layers import (
     enumerate_pairs,
     grad_reverse,
 )
-from .losses import domain_adversarial_loss, reconstruction_loss
+from .losses import domain_adversarial_loss, nt_xent_loss, reconstruction_loss
 
 __all__ = [
     "ConvDecoder",
@@ -42,5 +42,6 @@ __all__ = [
     "grad_reverse",
     "make_decoder",
     "make_encoder",
+    "nt_xent_loss",
     "reconstruction_loss",
 ]

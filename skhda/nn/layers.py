@@ -73,8 +73,10 @@ class RandomAffine(nn.Module):
 
     For ``strength`` ``s``: rotation up to ``+-rotation * s`` degrees, scale
     ``1 +- scale * s``, shift up to ``+-shift * s`` of the image side; one
-    ``affine_grid`` + ``grid_sample`` per batch. Vectors (2-D inputs) pass
-    through. Drawn with torch's random generator, so fits stay reproducible.
+    ``affine_grid`` + ``grid_sample`` per batch; with ``brightness`` ``b``,
+    every image is also multiplied by a factor in ``1 +- b * s``. Vectors
+    (2-D inputs) pass through. Drawn with torch's random generator, so fits
+    stay reproducible.
 
     Examples
     --------
@@ -85,12 +87,13 @@ class RandomAffine(nn.Module):
     True
     """
 
-    def __init__(self, strength=1.0, rotation=15.0, scale=0.1, shift=0.1):
+    def __init__(self, strength=1.0, rotation=15.0, scale=0.1, shift=0.1, brightness=0.0):
         super().__init__()
         self.strength = float(strength)
         self.rotation = float(rotation)
         self.scale = float(scale)
         self.shift = float(shift)
+        self.brightness = float(brightness)
 
     def forward(self, x):
         if not self.training or self.strength == 0 or x.ndim != 4:
@@ -104,4 +107,8 @@ class RandomAffine(nn.Module):
         theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1),
                              torch.stack([sin, cos, shift[:, 1]], 1)], 1)
         grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-        return F.grid_sample(x, grid, align_corners=False)
+        x = F.grid_sample(x, grid, align_corners=False)
+        if self.brightness:
+            x = x * (1 + (torch.rand(len(x), 1, 1, 1, device=x.device) * 2 - 1)
+                     * s * self.brightness)
+        return x

@@ -34,3 +34,28 @@ def domain_adversarial_loss(logits_source, logits_target):
         F.binary_cross_entropy_with_logits(logits_source, ones)
         + F.binary_cross_entropy_with_logits(logits_target, zeros)
     )
+
+
+def nt_xent_loss(z1, z2, temperature=0.5):
+    """SimCLR's contrastive loss (NT-Xent) of two views of the same rows.
+
+    Row ``i`` of ``z1`` and row ``i`` of ``z2`` are a positive pair; the
+    other ``2B - 2`` rows of the two batches are its negatives. Rows are
+    L2-normalised, similarities divided by ``temperature``, and the loss is
+    the cross-entropy of picking the positive, averaged over the ``2B`` rows
+    (Chen et al., 2020).
+
+    Examples
+    --------
+    >>> import torch
+    >>> z = torch.eye(2)
+    >>> round(nt_xent_loss(z, z, temperature=1.0).item(), 4)   # -log(e / (e + 2))
+    0.5514
+    """
+    n = len(z1)
+    z = F.normalize(torch.cat([z1, z2]), dim=1)
+    sim = (z @ z.T) / temperature
+    self_pairs = torch.eye(2 * n, dtype=torch.bool, device=z.device)
+    sim = sim.masked_fill(self_pairs, float("-inf"))
+    positives = torch.cat([torch.arange(n, 2 * n), torch.arange(n)]).to(z.device)
+    return F.cross_entropy(sim, positives)
