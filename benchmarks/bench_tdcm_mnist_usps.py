@@ -49,6 +49,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--seeds", type=int, default=1)
+    ap.add_argument("--seed-list", default=None, help="e.g. 1,2 (overrides --seeds)")
     ap.add_argument("--n-init", type=int, default=1)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--pretrain-epochs", type=int, default=0,
@@ -66,7 +67,9 @@ def main():
     Xs, ys, Xt, yt = load(max_rows)
     flat_s, flat_t = Xs.reshape(len(Xs), -1), Xt.reshape(len(Xt), -1)
     rows = []
-    for seed in range(args.seeds):
+    seeds = ([int(v) for v in args.seed_list.split(',')] if args.seed_list
+             else range(args.seeds))
+    for seed in seeds:
         t0 = time.perf_counter()
         est = TDCM(n_clusters=10, n_blocks=5, epochs=epochs, n_init=args.n_init, lr=args.lr,
                    pretrain_epochs=args.pretrain_epochs,

@@ -170,7 +170,9 @@ class TDCM(BaseDeepDA):
         Weight of the same contrastive term added to TDCM's loss during the
         main stage (ours; image inputs only), so that clustering does not
         wash out the pretrained features. The blocks then see the first view
-        of each image.
+        of each image. On MNIST -> USPS digits, ``pretrain_epochs=10,
+        lambda_contrastive=10`` raised the target NMI from 0.37 to 0.68
+        (3 seeds; ``doc/benchmarks/tdcm.md``).
     augment : float, default=0.5
         Strength of the random views of the two options above (rotation
         ``+-20 a`` degrees, scale ``1 +- 0.2 a``, shift ``+-15 a`` % of the
