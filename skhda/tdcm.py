@@ -35,8 +35,7 @@ from torch import nn
 from ._base import BaseDeepDA, _check_positive_float, _check_positive_int
 from ._training import DomainDataset, batched_apply
 from .nn.centroid_blocks import CentroidBlocks, batch_standardize
-from .nn.layers import RandomAffine
-from .nn.losses import nt_xent_loss
+from .nn.layers import TwoViewContrast
 
 __all__ = ["TDCM"]
 
@@ -46,20 +45,18 @@ _EMBEDDING_NORMS = ("standardize", None)
 class _TDCMModule(nn.Module):
     """Encoder + (standardisation) + centroid blocks; returns TDCM's loss terms.
 
-    With ``views`` and ``projection`` (the contrastive option), each batch is
-    encoded as two random views: the blocks see the first, and the
-    ``contrastive`` term (NT-Xent on the projected views) is added. Without
-    ``blocks`` the module is the contrastive pretraining stage alone.
+    With ``contrast`` (a :class:`~skhda.nn.layers.TwoViewContrast`, the
+    contrastive option) each batch is encoded as two random views: the blocks
+    see the first, and the ``contrastive`` term is added. Without ``blocks``
+    the module is the contrastive pretraining stage alone.
     """
 
-    def __init__(self, encoder, blocks, embedding_norm="standardize", views=None,
-                 projection=None):
+    def __init__(self, encoder, blocks, embedding_norm="standardize", contrast=None):
         super().__init__()
         self.encoder = encoder
         self.blocks = blocks
         self.embedding_norm = embedding_norm
-        self.views = views
-        self.projection = projection
+        self.contrast = contrast
 
     def normalize(self, z):
         return batch_standardize(z) if self.embedding_norm == "standardize" else z
@@ -71,10 +68,8 @@ class _TDCMModule(nn.Module):
     def forward(self, batch):
         terms = {}
         for domain, part in batch.parts.items():
-            if self.projection is not None:
-                z = self.encoder(self.views(part.X), domain)
-                z2 = self.encoder(self.views(part.X), domain)
-                loss = nt_xent_loss(self.projection(z), self.projection(z2))
+            if self.contrast is not None:
+                loss, z = self.contrast(lambda x, d=domain: self.encoder(x, d), part.X)
                 terms["contrastive"] = terms.get("contrastive", 0.0) + loss
             else:
                 z = self.encoder(part.X, domain)
@@ -85,14 +80,6 @@ class _TDCMModule(nn.Module):
         if self.blocks is not None:
             terms["orthogonality"] = self.blocks.orthogonality()
         return terms
-
-
-def _contrastive_parts(embedding_dim, strength):
-    """The two-view augmentation and the projection head of the contrastive option."""
-    views = RandomAffine(strength, rotation=20.0, scale=0.2, shift=0.15, brightness=0.5)
-    projection = nn.Sequential(nn.BatchNorm1d(embedding_dim), nn.ReLU(),
-                               nn.Linear(embedding_dim, 64))
-    return views, projection
 
 
 class TDCM(BaseDeepDA):
@@ -272,7 +259,7 @@ class TDCM(BaseDeepDA):
     (contrastive clustering) for 2,000 epochs; the clustering loss alone, from
     a random conv net, learns poor digit features. ``pretrain_epochs``
     first trains the encoder with SimCLR's NT-Xent loss
-    (:func:`skhda.nn.losses.nt_xent_loss`) on two random views of every
+    (:class:`skhda.nn.layers.TwoViewContrast`) on two random views of every
     source image; ``lambda_contrastive`` keeps that term during the TDCM
     stage. Both are off by default and need image inputs.
 
@@ -403,9 +390,9 @@ class TDCM(BaseDeepDA):
             )
         pretrained = None
         if self.pretrain_epochs > 0:   # ours: contrastive representation learning first
-            views, projection = _contrastive_parts(self.embedding_dim, float(self.augment))
+            contrast = TwoViewContrast(self.embedding_dim, float(self.augment))
             pretrained = _TDCMModule(self._make_encoder(data, float(self.encoder_negative_slope)),
-                                     None, views=views, projection=projection)
+                                     None, contrast=contrast)
             self._train_stage("pretrain", pretrained, source, self.pretrain_epochs,
                               optimizer__weight_decay=float(self.weight_decay))
         if float(self.lambda_contrastive) > 0:
@@ -415,17 +402,16 @@ class TDCM(BaseDeepDA):
             blocks = CentroidBlocks(k, self.embedding_dim, self.n_blocks,
                                     float(self.temperature), bool(self.symmetric),
                                     float(self.negative_slope), init_noise=0.1)
-            views = projection = None
+            contrast = None
             if pretrained is not None:
                 encoder = copy.deepcopy(pretrained.encoder)
                 if float(self.lambda_contrastive) > 0:
-                    views, projection = copy.deepcopy((pretrained.views, pretrained.projection))
+                    contrast = copy.deepcopy(pretrained.contrast)
             else:
                 encoder = self._make_encoder(data, float(self.encoder_negative_slope))
                 if float(self.lambda_contrastive) > 0:
-                    views, projection = _contrastive_parts(self.embedding_dim,
-                                                           float(self.augment))
-            model = _TDCMModule(encoder, blocks, self.embedding_norm, views, projection)
+                    contrast = TwoViewContrast(self.embedding_dim, float(self.augment))
+            model = _TDCMModule(encoder, blocks, self.embedding_norm, contrast)
             net = self._train_stage("train", model, source, self.epochs, **common)
             loss = float(net.history[-1, "train_loss"]) if self.epochs > 0 else 0.0
             self.init_losses_.append(loss)

@@ -21,6 +21,7 @@ from .encoders import (
 from .layers import (
     GradientReversal,
     RandomAffine,
+    TwoViewContrast,
     dann_coefficient,
     enumerate_pairs,
     grad_reverse,
@@ -36,6 +37,7 @@ __all__ = [
     "MLPDecoder",
     "MLPEncoder",
     "RandomAffine",
+    "TwoViewContrast",
     "dann_coefficient",
     "domain_adversarial_loss",
     "enumerate_pairs",

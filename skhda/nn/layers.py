@@ -112,3 +112,37 @@ class RandomAffine(nn.Module):
             x = x * (1 + (torch.rand(len(x), 1, 1, 1, device=x.device) * 2 - 1)
                      * s * self.brightness)
         return x
+
+
+class TwoViewContrast(nn.Module):
+    """SimCLR-style contrastive term: NT-Xent between two random views of a batch.
+
+    ``forward(encode, x)`` draws two views of the images ``x`` (affine
+    jitter and brightness, :class:`RandomAffine` with ``strength``), encodes
+    both with ``encode``, projects them (BN -> ReLU -> linear head) and
+    returns ``(loss, z1)``: the NT-Xent loss and the first view's encoding,
+    for the caller's own loss.
+
+    Examples
+    --------
+    >>> import torch
+    >>> contrast = TwoViewContrast(4)
+    >>> encode = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 4))
+    >>> loss, z1 = contrast(encode, torch.rand(8, 1, 4, 4))
+    >>> z1.shape, loss.ndim
+    (torch.Size([8, 4]), 0)
+    """
+
+    def __init__(self, embedding_dim, strength=0.5, projection_dim=64, temperature=0.5):
+        super().__init__()
+        self.views = RandomAffine(strength, rotation=20.0, scale=0.2, shift=0.15,
+                                  brightness=0.5)
+        self.projection = nn.Sequential(nn.BatchNorm1d(embedding_dim), nn.ReLU(),
+                                        nn.Linear(embedding_dim, projection_dim))
+        self.temperature = float(temperature)
+
+    def forward(self, encode, x):
+        from .losses import nt_xent_loss
+
+        z1, z2 = encode(self.views(x)), encode(self.views(x))
+        return nt_xent_loss(self.projection(z1), self.projection(z2), self.temperature), z1
