@@ -67,6 +67,8 @@ def main():
                     help="proxy: G on alphabets 0-1, clustering of 2 and 3 (labels of the "
                          "training alphabets only: the split settings are chosen on)")
     ap.add_argument("--g-epochs", type=int, default=None)
+    ap.add_argument("--lambda-contrastive", type=float, default=0.0,
+                    help="CCN(lambda_contrastive=...): contrastive term on the target images")
     ap.add_argument("--c-epochs", type=int, default=None)
     ap.add_argument("--seed-list", default=None, help="e.g. 1,2 (overrides --seeds)")
     ap.add_argument("--dump", default=None,
@@ -132,10 +134,13 @@ def main():
                     t1 = time.time()
                     est = CCN(K, loss=loss, similarity=G, encoder=ConvEncoder(
                         (1, 28, 28), 128, CHANNELS), embedding_dim=128, epochs=c_epochs,
-                        batch_size=100, lr=1e-3, device=args.device, random_state=seed)
+                        batch_size=100, lr=1e-3, device=args.device, random_state=seed,
+                        lambda_contrastive=args.lambda_contrastive)
                     labels = est.fit_predict(Xa, None, Xa)
                     r = scores(ya, labels, K)
-                    rows[(f"CCN ({loss.upper()})", kname)].append((a, *r))
+                    tag = (f", lambda_contrastive={args.lambda_contrastive:g}"
+                           if args.lambda_contrastive else "")
+                    rows[(f"CCN ({loss.upper()}{tag})", kname)].append((a, *r))
                     print(f"  alphabet {a} K={kname} {loss}: ACC {r[0]:.3f} NMI {r[1]:.3f} "
                           f"|NDC-k| {r[2]} NDC {n_dominant_clusters(labels, K)}/{k_true} "
                           f"({time.time() - t1:.0f} s)", flush=True)

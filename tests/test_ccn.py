@@ -206,6 +206,22 @@ def test_similarity_network_images():
     assert G.similarity_matrix(X.reshape(40, 64)[:5]).shape == (5, 5)
 
 
+def test_ccn_contrastive_term_on_images():
+    rng = np.random.default_rng(0)
+    X = rng.random((60, 8, 8)).astype(np.float32)
+    y = np.arange(60) % 4
+    G = SimilarityNetwork(classes_per_batch=4, samples_per_class=4, embedding_dim=4,
+                          hidden_dim=8, epochs=1, device="cpu", random_state=0).fit(X, y)
+    est = CCN(4, loss="mcl", similarity=G, lambda_contrastive=2.0, embedding_dim=8,
+              epochs=2, batch_size=20, device="cpu", random_state=0).fit(X, y, X)
+    assert "train_contrastive" in est.history_[-1]
+    assert est.net_.loss_weights == {"contrastive": 2.0}
+    assert est.predict(X).shape == (60,)
+    plain = CCN(4, loss="mcl", similarity=G, embedding_dim=8, epochs=1, batch_size=20,
+                device="cpu", random_state=0).fit(X, y, X)
+    assert "train_contrastive" not in plain.history_[-1]
+
+
 @pytest.mark.parametrize("params, name", [
     ({"classes_per_batch": 1}, "classes_per_batch"),
     ({"samples_per_class": 0}, "samples_per_class"),
@@ -258,6 +274,9 @@ def test_ccn_contract(task):
     ({"similarity_bn": "both"}, "similarity_bn"),
     ({"similarity": "G"}, "similarity"),
     ({"epochs": -2}, "epochs"),
+    ({"lambda_contrastive": -1.0}, "lambda_contrastive"),
+    ({"augment": -0.5}, "augment"),
+    ({"lambda_contrastive": 1.0}, "lambda_contrastive"),   # vectors: no views to draw
 ])
 def test_ccn_bad_params(task, params, name):
     Xs, ys, Xt, _ = task
