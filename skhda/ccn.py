@@ -646,11 +646,8 @@ class CCN(_CCNBase):
         _check_positive_float(self.lambda_contrastive, "lambda_contrastive", allow_zero=True)
         _check_positive_float(self.augment, "augment", allow_zero=True)
         lam = float(self.lambda_contrastive)
-        if lam > 0 and len(data.shapes["target"]) != 3:
-            raise ValueError(
-                "lambda_contrastive needs image inputs (the views are random affine jitter of "
-                f"images), got target rows of shape {data.shapes['target']}."
-            )
+        if lam > 0:
+            TwoViewContrast.check_images(data.shapes["target"], "lambda_contrastive")
         supervision, Zg = self._pair_supervision(data)
         model = _ClusteringModel(self._make_encoder(data), self.embedding_dim, k,
                                  self._make_loss(), supervision)

@@ -381,13 +381,9 @@ class TDCM(BaseDeepDA):
         weights = {"balance": float(self.beta), "orthogonality": float(self.orthogonal_weight)}
         common = {"loss_weights": weights, "optimizer__weight_decay": float(self.weight_decay)}
         source = DomainDataset(source={"X": data.X_source})
-        contrastive = self.pretrain_epochs > 0 or float(self.lambda_contrastive) > 0
-        if contrastive and len(data.shapes["source"]) != 3:
-            raise ValueError(
-                "pretrain_epochs and lambda_contrastive need image inputs (the contrastive "
-                f"views are random affine jitter of images), got rows of shape "
-                f"{data.shapes['source']}; set both to 0 for vectors."
-            )
+        if self.pretrain_epochs > 0 or float(self.lambda_contrastive) > 0:
+            TwoViewContrast.check_images(data.shapes["source"],
+                                         "pretrain_epochs and lambda_contrastive")
         pretrained = None
         if self.pretrain_epochs > 0:   # ours: contrastive representation learning first
             contrast = TwoViewContrast(self.embedding_dim, float(self.augment))
@@ -402,15 +398,12 @@ class TDCM(BaseDeepDA):
             blocks = CentroidBlocks(k, self.embedding_dim, self.n_blocks,
                                     float(self.temperature), bool(self.symmetric),
                                     float(self.negative_slope), init_noise=0.1)
+            encoder = (copy.deepcopy(pretrained.encoder) if pretrained is not None
+                       else self._make_encoder(data, float(self.encoder_negative_slope)))
             contrast = None
-            if pretrained is not None:
-                encoder = copy.deepcopy(pretrained.encoder)
-                if float(self.lambda_contrastive) > 0:
-                    contrast = copy.deepcopy(pretrained.contrast)
-            else:
-                encoder = self._make_encoder(data, float(self.encoder_negative_slope))
-                if float(self.lambda_contrastive) > 0:
-                    contrast = TwoViewContrast(self.embedding_dim, float(self.augment))
+            if float(self.lambda_contrastive) > 0:
+                contrast = (copy.deepcopy(pretrained.contrast) if pretrained is not None
+                            else TwoViewContrast(self.embedding_dim, float(self.augment)))
             model = _TDCMModule(encoder, blocks, self.embedding_norm, contrast)
             net = self._train_stage("train", model, source, self.epochs, **common)
             loss = float(net.history[-1, "train_loss"]) if self.epochs > 0 else 0.0

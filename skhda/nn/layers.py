@@ -141,6 +141,15 @@ class TwoViewContrast(nn.Module):
                                         nn.Linear(embedding_dim, projection_dim))
         self.temperature = float(temperature)
 
+    @staticmethod
+    def check_images(shape, params):
+        """Raise a ``ValueError`` naming ``params`` unless one row's ``shape`` is an image."""
+        if len(shape) != 3:
+            raise ValueError(
+                f"{params} need image inputs (the contrastive views are random affine jitter "
+                f"of images), got rows of shape {tuple(shape)}; set it to 0 for vectors."
+            )
+
     def forward(self, encode, x):
         from .losses import nt_xent_loss
 
