@@ -14,7 +14,8 @@ scores on all 10 000 target rows.
 
 Run: ``python benchmarks/bench_ccn_usps_mnist.py [--seeds 3] [--quick]
 [--threads 2] [--device cuda] [--loss mcl] [--task mnist-usps]
-[--adversarial-weights 1,0.3,0.1] [--results FILE] [--no-write]``; the table goes between the
+[--adversarial-weights 1,0.3,0.1] [--lambda-contrastive 1] [--results FILE]
+[--no-write]``; the table goes between the
 markers of ``doc/benchmarks/ccn.md``.
 """
 
@@ -62,6 +63,10 @@ def main():
     ap.add_argument("--adversarial-weights", default="1",
                     help="comma-separated lambda_adversarial values of the DANN / CCN++ rows")
     ap.add_argument("--methods", default="SourceOnly,DANN,CCN+,CCN++")
+    ap.add_argument("--lambda-contrastive", type=float, default=0.0,
+                    help="> 0: also the rows with our contrastive term on the target "
+                         "(CCNPlus(lambda_contrastive=...)), and the term alone on top of "
+                         "SourceOnly (lambda_cluster=0)")
     ap.add_argument("--results", default=None, help="append one JSON line per fit")
     ap.add_argument("--from-results", nargs="+", default=None,
                     help="build the table from result files instead of fitting")
@@ -121,6 +126,19 @@ def main():
                 methods["CCN++" + tag] = CCNPlus(
                     loss=args.loss, similarity=G, adversarial=True, lambda_adversarial=w,
                     **common)
+        lam = args.lambda_contrastive
+        if lam > 0:
+            with_term = {"lambda_contrastive": lam, **common}
+            if "SourceOnly" in wanted:
+                methods[f"SourceOnly + contrastive ({lam:g})"] = CCNPlus(lambda_cluster=0,
+                                                                         **with_term)
+            if "CCN+" in wanted:
+                methods[f"CCN+ + contrastive ({lam:g})"] = CCNPlus(loss=args.loss,
+                                                                   similarity=G, **with_term)
+            if "CCN++" in wanted:
+                methods[f"CCN++ + contrastive ({lam:g})"] = CCNPlus(
+                    loss=args.loss, similarity=G, adversarial=True,
+                    lambda_adversarial=weights[0], **with_term)
         for name, est in methods.items():
             t1 = time.time()
             est.fit(Xs_fit, ys_fit, Xt_fit)

@@ -422,8 +422,9 @@ class _ClusteringModel(nn.Module):
 class _TransferModel(_ClusteringModel):
     """CCN+ / CCN++: CE on source, pairwise loss on target, optional DANN discriminator."""
 
-    def __init__(self, encoder, embedding_dim, n_outputs, loss, supervision, adversarial):
-        super().__init__(encoder, embedding_dim, n_outputs, loss, supervision)
+    def __init__(self, encoder, embedding_dim, n_outputs, loss, supervision, adversarial,
+                 contrast=None):
+        super().__init__(encoder, embedding_dim, n_outputs, loss, supervision, contrast)
         self.discriminator = None
         if adversarial:
             self.grl = GradientReversal(0.0)
@@ -442,6 +443,8 @@ class _TransferModel(_ClusteringModel):
         if self.discriminator is not None:
             d = self.discriminator(self.grl(z)).squeeze(1)
             out["adversarial"] = domain_adversarial_loss(d[:len(s.X)], d[len(s.X):])
+        if self.contrast is not None:   # ours: NT-Xent between two views of the target batch
+            out["contrastive"], _ = self.contrast(lambda x: self.encoder(x, "source"), t.X)
         return out
 
 
@@ -495,6 +498,17 @@ class _CCNBase(BaseDeepDA):
 
     def _make_loss(self):
         return KCL(self.margin) if self.loss == "kcl" else MCL()
+
+    def _make_contrast(self, data):
+        """The contrastive term's module (ours) and its loss weight; ``None`` when off."""
+        _check_positive_float(self.lambda_contrastive, "lambda_contrastive", allow_zero=True)
+        _check_positive_float(self.augment, "augment", allow_zero=True)
+        lam = float(self.lambda_contrastive)
+        if lam == 0:
+            return None, None
+        TwoViewContrast.check_images(data.shapes["target"], "lambda_contrastive")
+        return (TwoViewContrast(self.embedding_dim, float(self.augment)),
+                {"contrastive": lam})
 
     def _similarity_network(self, data):
         """The fitted G: ``similarity`` as given when fitted, else fitted on the source."""
@@ -643,19 +657,13 @@ class CCN(_CCNBase):
     def _fit_deep(self, data):
         self._check_ccn_params()
         k = self._n_clusters(data)
-        _check_positive_float(self.lambda_contrastive, "lambda_contrastive", allow_zero=True)
-        _check_positive_float(self.augment, "augment", allow_zero=True)
-        lam = float(self.lambda_contrastive)
-        if lam > 0:
-            TwoViewContrast.check_images(data.shapes["target"], "lambda_contrastive")
+        contrast, weights = self._make_contrast(data)
         supervision, Zg = self._pair_supervision(data)
         model = _ClusteringModel(self._make_encoder(data), self.embedding_dim, k,
-                                 self._make_loss(), supervision)
-        if lam > 0:
-            model.contrast = TwoViewContrast(self.embedding_dim, float(self.augment))
+                                 self._make_loss(), supervision, contrast)
         dataset = DomainDataset(target={"X": data.X_target, "g": Zg})
         self.net_ = self._train_stage("cluster", model, dataset, self.epochs,
-                                      loss_weights={"contrastive": lam} if lam > 0 else None)
+                                      loss_weights=weights)
         self.labels_ = self._labels(data.X_target)
         self.n_clusters_found_ = int(n_dominant_clusters(self.labels_, k))
 
@@ -702,6 +710,12 @@ class CCNPlus(_CCNBase):
         Weight of the clustering term.
     lambda_adversarial : float, default=1.0
         Weight of the domain-adversarial term.
+    lambda_contrastive : float, default=0.0
+        Weight of a SimCLR-style contrastive term on the target images (NT-Xent
+        between two random views of each target batch; ours, image inputs
+        only, as in :class:`CCN`). 0 is the paper's CCN+ / CCN++.
+    augment : float, default=0.5
+        Strength of the random views of ``lambda_contrastive``.
     source_batch_size : int, default=32
         Source rows per step.
     batch_size : int, default=96
@@ -738,6 +752,7 @@ class CCNPlus(_CCNBase):
 
     def __init__(self, *, loss="kcl", margin=2.0, similarity=None, similarity_bn="target",
                  adversarial=False, lambda_cluster=1.0, lambda_adversarial=1.0,
+                 lambda_contrastive=0.0, augment=0.5,
                  source_batch_size=32, embedding_dim=128, hidden_dims=(256, 128),
                  encoder=None, input_shape=None, epochs=30, batch_size=96, lr=1e-3,
                  device="auto", random_state=None, verbose=0, callbacks=None):
@@ -748,6 +763,8 @@ class CCNPlus(_CCNBase):
         self.adversarial = adversarial
         self.lambda_cluster = lambda_cluster
         self.lambda_adversarial = lambda_adversarial
+        self.lambda_contrastive = lambda_contrastive
+        self.augment = augment
         self.source_batch_size = source_batch_size
         self.embedding_dim = embedding_dim
         self.hidden_dims = hidden_dims
@@ -768,6 +785,7 @@ class CCNPlus(_CCNBase):
         _check_positive_int(self.source_batch_size, "source_batch_size")
         if not isinstance(self.adversarial, (bool, np.bool_)):
             raise ValueError(f"adversarial must be True or False, got {self.adversarial!r}.")
+        contrast, contrast_weight = self._make_contrast(data)
         labels = LabelEncoder().fit(data.y_source)
         self.classes_ = labels.classes_
         target = {"X": data.X_target}
@@ -775,7 +793,7 @@ class CCNPlus(_CCNBase):
         if self.lambda_cluster > 0:
             supervision, target["g"] = self._pair_supervision(data)
         model = _TransferModel(self._make_encoder(data), self.embedding_dim, len(self.classes_),
-                               self._make_loss(), supervision, self.adversarial)
+                               self._make_loss(), supervision, self.adversarial, contrast)
         dataset = DomainDataset(source={"X": data.X_source,
                                         "y": labels.transform(data.y_source)}, target=target)
         callbacks = []
@@ -785,7 +803,7 @@ class CCNPlus(_CCNBase):
             "train", model, dataset, self.epochs, extra_callbacks=callbacks,
             batch_sizes={"source": self.source_batch_size, "target": self.batch_size},
             loss_weights={"cluster": self.lambda_cluster,
-                          "adversarial": self.lambda_adversarial},
+                          "adversarial": self.lambda_adversarial, **(contrast_weight or {})},
         )
 
     def predict(self, X, domain="target"):

@@ -222,6 +222,26 @@ def test_ccn_contrastive_term_on_images():
     assert "train_contrastive" not in plain.history_[-1]
 
 
+def test_ccnplus_contrastive_term_on_images():
+    rng = np.random.default_rng(0)
+    X = rng.random((60, 8, 8)).astype(np.float32)
+    y = np.arange(60) % 4
+    common = {"embedding_dim": 8, "epochs": 2, "batch_size": 20, "source_batch_size": 20,
+              "device": "cpu", "random_state": 0}
+    est = CCNPlus(lambda_cluster=0, adversarial=True, lambda_contrastive=2.0,
+                  **common).fit(X, y, X + np.float32(0.1))
+    assert {"train_ce", "train_adversarial", "train_contrastive"} <= set(est.history_[-1])
+    assert est.net_.loss_weights["contrastive"] == 2.0
+    assert set(est.predict(X)) <= set(y)
+    plain = CCNPlus(lambda_cluster=0, **common).fit(X, y, X)
+    assert "train_contrastive" not in plain.history_[-1]
+    for params in ({"lambda_contrastive": -1.0}, {"augment": -0.5}):
+        with pytest.raises(ValueError, match=next(iter(params))):
+            CCNPlus(**{**common, **params}).fit(X, y, X)
+    with pytest.raises(ValueError, match="lambda_contrastive"):   # vectors: no views
+        CCNPlus(lambda_contrastive=1.0, **common).fit(X.reshape(60, 64), y, X.reshape(60, 64))
+
+
 @pytest.mark.parametrize("params, name", [
     ({"classes_per_batch": 1}, "classes_per_batch"),
     ({"samples_per_class": 0}, "samples_per_class"),
