@@ -67,6 +67,8 @@ def main():
                     help="> 0: also the rows with our contrastive term on the target "
                          "(CCNPlus(lambda_contrastive=...)), and the term alone on top of "
                          "SourceOnly (lambda_cluster=0)")
+    ap.add_argument("--contrastive-only", action="store_true",
+                    help="with --lambda-contrastive: fit only the rows with the term")
     ap.add_argument("--results", default=None, help="append one JSON line per fit")
     ap.add_argument("--from-results", nargs="+", default=None,
                     help="build the table from result files instead of fitting")
@@ -127,6 +129,8 @@ def main():
                     loss=args.loss, similarity=G, adversarial=True, lambda_adversarial=w,
                     **common)
         lam = args.lambda_contrastive
+        if lam > 0 and args.contrastive_only:
+            methods = {}
         if lam > 0:
             with_term = {"lambda_contrastive": lam, **common}
             if "SourceOnly" in wanted:
