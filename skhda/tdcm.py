@@ -127,8 +127,9 @@ class TDCM(BaseDeepDA):
     encoder_negative_slope : float, default=0.2
         The default MLP encoder (vectors, ``encoder=None``) uses
         ``LeakyReLU(encoder_negative_slope)`` instead of ReLU (ours, see
-        Notes); ``0`` gives the plain ReLU MLP of skhda's other models. Not
-        used for images or a user encoder.
+        Notes); ``0`` gives the plain ReLU MLP of skhda's other models, ``1`` a
+        linear encoder (best on the low-dimensional synthetic blobs,
+        ``doc/benchmarks/tdcm.md``). Not used for images or a user encoder.
     n_init : int, default=3
         Train this many models from different random initialisations and
         keep the one with the lowest final training loss (ours, as in
