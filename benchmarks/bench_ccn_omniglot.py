@@ -105,6 +105,7 @@ def main():
     t_all = time.time()
     for seed in seeds:
         t0 = time.time()
+        torch.manual_seed(seed)   # the encoders built here start from seeded weights
         G = SimilarityNetwork(20, 5, encoder=ConvEncoder((1, 28, 28), 64, CHANNELS),
                               embedding_dim=64, augment=0.5, epochs=g_epochs, lr=1e-3,
                               device=args.device, random_state=seed).fit(X[src], y[src])

@@ -99,6 +99,7 @@ def main():
     results = {}
     for seed in seeds:
         rng = np.random.default_rng(seed)
+        torch.manual_seed(seed)   # the encoders built here start from seeded weights
         s_idx = rng.permutation(len(Xs))[:3000] if args.quick else np.arange(len(Xs))
         t_idx = rng.permutation(len(Xt))[:3000] if args.quick else np.arange(len(Xt))
         Xs_fit, ys_fit, Xt_fit = Xs[s_idx], ys[s_idx], Xt[t_idx]

@@ -203,6 +203,9 @@ _DEEP_DOC = """
     encoder : torch.nn.Module or dict, default=None
         A user encoder (both domains), or ``{"source": ..., "target": ...}``;
         None builds an MLP for vectors and a small conv net for images.
+        A copy is trained from the module's current weights: ``random_state``
+        does not re-initialise it (seed torch before building it when runs must
+        repeat across processes).
     input_shape : tuple or dict, default=None
         Shape of one image when images come flat, e.g. ``(16, 16)``.
     epochs : int, default=30

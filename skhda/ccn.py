@@ -185,6 +185,9 @@ class SimilarityNetwork(DeepMixin, BaseEstimator):
     encoder : torch.nn.Module, default=None
         A user backbone mapping a batch of rows to ``(B, embedding_dim)``;
         None builds an MLP for vectors and a small conv net for images.
+        A copy is trained from the module's current weights: ``random_state``
+        does not re-initialise it (seed torch before building it when runs must
+        repeat across processes).
     input_shape : tuple, default=None
         Shape of one image when images come flat, e.g. ``(28, 28)``.
     augment : float, default=0.0
@@ -456,6 +459,9 @@ _DEEP_DOC = """
     encoder : torch.nn.Module, default=None
         A user backbone mapping rows to ``(B, embedding_dim)``; None builds
         an MLP for vectors and a small conv net for images.
+        A copy is trained from the module's current weights: ``random_state``
+        does not re-initialise it (seed torch before building it when runs must
+        repeat across processes).
     input_shape : tuple, default=None
         Shape of one image when images come flat, e.g. ``(28, 28)``.
     epochs : int, default=30

@@ -286,6 +286,9 @@ _PARAMS_DOC = """
         mapping inputs to ``embedding_dim`` features; None builds a conv net
         for images and an MLP for vectors. The decoder is always the default
         one for the input shape.
+        A copy is trained from the module's current weights: ``random_state``
+        does not re-initialise it (seed torch before building it when runs must
+        repeat across processes).
     input_shape : tuple or dict, default=None
         Shape of one image when images come flat, e.g. ``(16, 16)``.
     batch_size : int, default=256

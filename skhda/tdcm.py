@@ -185,6 +185,9 @@ class TDCM(BaseDeepDA):
     encoder : torch.nn.Module or dict, default=None
         A user encoder, or ``{"source": ..., "target": ...}``; None builds an
         MLP for vectors and a small conv net for images.
+        A copy is trained from the module's current weights: ``random_state``
+        does not re-initialise it (seed torch before building it when runs must
+        repeat across processes).
     input_shape : tuple or dict, default=None
         Shape of one image when images come flat, e.g. ``(16, 16)``.
     epochs : int, default=100

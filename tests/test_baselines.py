@@ -88,6 +88,8 @@ def test_user_encoder_callbacks_and_verbose(digits, capsys):
     assert est.encoder is enc                           # parameter left unchanged
     assert est.net_.module_.encoder["source"] is not enc  # a copy was trained
     assert all(torch.equal(before[k], v) for k, v in enc.state_dict().items())
+    trained = dict(est.net_.module_.encoder["source"].named_parameters())
+    assert all(torch.allclose(trained[k], before[k]) for k in trained)  # from the given weights
 
 
 def test_user_encoder_per_domain_and_errors(digits):
