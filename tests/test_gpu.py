@@ -56,3 +56,28 @@ def test_batch_iterator_gathers_on_the_device():
     assert batches and all(b.source.X.is_cuda and b.target.X.is_cuda for b in batches)
     seen = torch.cat([b.target.X for b in batches])
     assert len(seen) == 25                       # the longest part sets the pass
+
+
+@cuda
+@pytest.mark.parametrize("name", ["TDCM", "CCN", "CCNPlus"])
+def test_contrastive_options_on_cuda(name):
+    """The image-only contrastive term (views drawn on the device) trains on CUDA."""
+    from skhda import CCN, TDCM, CCNPlus, SimilarityNetwork
+
+    rng = np.random.default_rng(0)
+    X = rng.random((60, 8, 8)).astype(np.float32)
+    y = np.arange(60) % 4
+    common = {"epochs": 1, "batch_size": 20, "device": "cuda", "random_state": 0}
+    if name == "TDCM":
+        est = TDCM(4, pretrain_epochs=1, lambda_contrastive=1.0, embedding_dim=4, **common)
+    else:
+        G = SimilarityNetwork(classes_per_batch=4, samples_per_class=4, embedding_dim=4,
+                              hidden_dim=8, epochs=1, device="cuda", random_state=0).fit(X, y)
+        cls = CCN if name == "CCN" else CCNPlus
+        args = (4,) if name == "CCN" else ()
+        est = cls(*args, loss="mcl", similarity=G, lambda_contrastive=1.0, embedding_dim=8,
+                  **common)
+    labels = est.fit(X, y, X).predict(X)
+    assert isinstance(labels, np.ndarray) and labels.shape == (60,)
+    assert "train_contrastive" in est.history_[-1]
+    assert next(est.net_.module_.parameters()).is_cuda
