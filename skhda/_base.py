@@ -33,6 +33,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._training import batched_apply, make_net
 from .metrics import cluster_accuracy
 from .nn.encoders import DOMAINS, DomainDecoder, DomainEncoder, make_decoder, make_encoder
+from .nn.layers import TwoViewContrast
 
 __all__ = [
     "BaseDAEstimator",
@@ -630,6 +631,15 @@ class BaseDeepDA(DeepMixin, BaseDAEstimator):
         return self
 
     # ------------------------------------------------------------- building
+    def _make_contrast(self, shape, params="lambda_contrastive"):
+        """The contrastive term's module (ours): views of strength ``augment``.
+
+        ``shape`` is one row's shape; anything but an image raises a
+        ``ValueError`` naming ``params``.
+        """
+        TwoViewContrast.check_images(shape, params)
+        return TwoViewContrast(self.embedding_dim, float(self.augment))
+
     def _make_encoder(self, data, negative_slope=0.0):
         """A :class:`DomainEncoder`: shared, or one input encoder per domain.
 

@@ -59,7 +59,7 @@ from ._training import (
 )
 from .metrics import n_dominant_clusters
 from .nn.encoders import make_encoder
-from .nn.layers import GradientReversal, RandomAffine, TwoViewContrast, dann_coefficient
+from .nn.layers import GradientReversal, RandomAffine, dann_coefficient
 from .nn.losses import domain_adversarial_loss
 from .nn.pairwise import KCL, MCL, PairwiseSimilarityHead, pair_targets
 
@@ -447,7 +447,7 @@ class _TransferModel(_ClusteringModel):
             d = self.discriminator(self.grl(z)).squeeze(1)
             out["adversarial"] = domain_adversarial_loss(d[:len(s.X)], d[len(s.X):])
         if self.contrast is not None:   # ours: NT-Xent between two views of the target batch
-            out["contrastive"], _ = self.contrast(lambda x: self.encoder(x, "source"), t.X)
+            out["contrastive"], _ = self.contrast(lambda x: self.encoder(x, "target"), t.X)
         return out
 
 
@@ -505,16 +505,14 @@ class _CCNBase(BaseDeepDA):
     def _make_loss(self):
         return KCL(self.margin) if self.loss == "kcl" else MCL()
 
-    def _make_contrast(self, data):
-        """The contrastive term's module (ours) and its loss weight; ``None`` when off."""
+    def _target_contrast(self, data):
+        """The contrastive term on the target images (ours) and its loss weight, or Nones."""
         _check_positive_float(self.lambda_contrastive, "lambda_contrastive", allow_zero=True)
         _check_positive_float(self.augment, "augment", allow_zero=True)
         lam = float(self.lambda_contrastive)
         if lam == 0:
             return None, None
-        TwoViewContrast.check_images(data.shapes["target"], "lambda_contrastive")
-        return (TwoViewContrast(self.embedding_dim, float(self.augment)),
-                {"contrastive": lam})
+        return self._make_contrast(data.shapes["target"]), {"contrastive": lam}
 
     def _similarity_network(self, data):
         """The fitted G: ``similarity`` as given when fitted, else fitted on the source."""
@@ -663,7 +661,7 @@ class CCN(_CCNBase):
     def _fit_deep(self, data):
         self._check_ccn_params()
         k = self._n_clusters(data)
-        contrast, weights = self._make_contrast(data)
+        contrast, weights = self._target_contrast(data)
         supervision, Zg = self._pair_supervision(data)
         model = _ClusteringModel(self._make_encoder(data), self.embedding_dim, k,
                                  self._make_loss(), supervision, contrast)
@@ -791,7 +789,7 @@ class CCNPlus(_CCNBase):
         _check_positive_int(self.source_batch_size, "source_batch_size")
         if not isinstance(self.adversarial, (bool, np.bool_)):
             raise ValueError(f"adversarial must be True or False, got {self.adversarial!r}.")
-        contrast, contrast_weight = self._make_contrast(data)
+        contrast, contrast_weight = self._target_contrast(data)
         labels = LabelEncoder().fit(data.y_source)
         self.classes_ = labels.classes_
         target = {"X": data.X_target}

@@ -35,7 +35,6 @@ from torch import nn
 from ._base import BaseDeepDA, _check_positive_float, _check_positive_int
 from ._training import DomainDataset, batched_apply
 from .nn.centroid_blocks import CentroidBlocks, batch_standardize
-from .nn.layers import TwoViewContrast
 
 __all__ = ["TDCM"]
 
@@ -385,12 +384,10 @@ class TDCM(BaseDeepDA):
         weights = {"balance": float(self.beta), "orthogonality": float(self.orthogonal_weight)}
         common = {"loss_weights": weights, "optimizer__weight_decay": float(self.weight_decay)}
         source = DomainDataset(source={"X": data.X_source})
-        if self.pretrain_epochs > 0 or float(self.lambda_contrastive) > 0:
-            TwoViewContrast.check_images(data.shapes["source"],
-                                         "pretrain_epochs and lambda_contrastive")
+        contrast_params = "pretrain_epochs and lambda_contrastive"
         pretrained = None
         if self.pretrain_epochs > 0:   # ours: contrastive representation learning first
-            contrast = TwoViewContrast(self.embedding_dim, float(self.augment))
+            contrast = self._make_contrast(data.shapes["source"], contrast_params)
             pretrained = _TDCMModule(self._make_encoder(data, float(self.encoder_negative_slope)),
                                      None, contrast=contrast)
             self._train_stage("pretrain", pretrained, source, self.pretrain_epochs,
@@ -407,7 +404,7 @@ class TDCM(BaseDeepDA):
             contrast = None
             if float(self.lambda_contrastive) > 0:
                 contrast = (copy.deepcopy(pretrained.contrast) if pretrained is not None
-                            else TwoViewContrast(self.embedding_dim, float(self.augment)))
+                            else self._make_contrast(data.shapes["source"], contrast_params))
             model = _TDCMModule(encoder, blocks, self.embedding_norm, contrast)
             net = self._train_stage("train", model, source, self.epochs, **common)
             loss = float(net.history[-1, "train_loss"]) if self.epochs > 0 else 0.0

@@ -69,3 +69,10 @@ def task_for(cls, digits, digits_shared):
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture(scope="session")
+def tiny_images():
+    """60 random 8x8 images in 4 classes: enough for the image-only options to run."""
+    X = np.random.default_rng(0).random((60, 8, 8)).astype(np.float32)
+    return X, np.arange(60) % 4

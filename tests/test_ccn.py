@@ -206,10 +206,8 @@ def test_similarity_network_images():
     assert G.similarity_matrix(X.reshape(40, 64)[:5]).shape == (5, 5)
 
 
-def test_ccn_contrastive_term_on_images():
-    rng = np.random.default_rng(0)
-    X = rng.random((60, 8, 8)).astype(np.float32)
-    y = np.arange(60) % 4
+def test_ccn_contrastive_term_on_images(tiny_images):
+    X, y = tiny_images
     G = SimilarityNetwork(classes_per_batch=4, samples_per_class=4, embedding_dim=4,
                           hidden_dim=8, epochs=1, device="cpu", random_state=0).fit(X, y)
     est = CCN(4, loss="mcl", similarity=G, lambda_contrastive=2.0, embedding_dim=8,
@@ -222,10 +220,8 @@ def test_ccn_contrastive_term_on_images():
     assert "train_contrastive" not in plain.history_[-1]
 
 
-def test_ccnplus_contrastive_term_on_images():
-    rng = np.random.default_rng(0)
-    X = rng.random((60, 8, 8)).astype(np.float32)
-    y = np.arange(60) % 4
+def test_ccnplus_contrastive_term_on_images(tiny_images):
+    X, y = tiny_images
     common = {"embedding_dim": 8, "epochs": 2, "batch_size": 20, "source_batch_size": 20,
               "device": "cpu", "random_state": 0}
     est = CCNPlus(lambda_cluster=0, adversarial=True, lambda_contrastive=2.0,

@@ -60,13 +60,11 @@ def test_batch_iterator_gathers_on_the_device():
 
 @cuda
 @pytest.mark.parametrize("name", ["TDCM", "CCN", "CCNPlus"])
-def test_contrastive_options_on_cuda(name):
+def test_contrastive_options_on_cuda(name, tiny_images):
     """The image-only contrastive term (views drawn on the device) trains on CUDA."""
     from skhda import CCN, TDCM, CCNPlus, SimilarityNetwork
 
-    rng = np.random.default_rng(0)
-    X = rng.random((60, 8, 8)).astype(np.float32)
-    y = np.arange(60) % 4
+    X, y = tiny_images
     common = {"epochs": 1, "batch_size": 20, "device": "cuda", "random_state": 0}
     if name == "TDCM":
         est = TDCM(4, pretrain_epochs=1, lambda_contrastive=1.0, embedding_dim=4, **common)

@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .losses import nt_xent_loss
+
 
 class _GradReverse(torch.autograd.Function):
     @staticmethod
@@ -151,7 +153,5 @@ class TwoViewContrast(nn.Module):
             )
 
     def forward(self, encode, x):
-        from .losses import nt_xent_loss
-
         z1, z2 = encode(self.views(x)), encode(self.views(x))
         return nt_xent_loss(self.projection(z1), self.projection(z2), self.temperature), z1
