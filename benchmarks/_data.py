@@ -31,11 +31,22 @@ def load_usps():
     return d["X"].astype(np.float32) / 255, d["y"]
 
 
-def load_mnist(size=16, mode="bilinear"):
-    """MNIST test, 10000 rows, resized to ``size``: ``X`` (n, size, size) in [0, 1], ``y``."""
+def load_usps_split():
+    """The standard USPS split of the rows of :func:`load_usps`: "train" (7291) or "test"."""
+    return np.load(data_dir() / "usps.npz")["split"]
+
+
+def load_mnist(size=16, mode="bilinear", crop=0):
+    """MNIST test, 10000 rows, resized to ``size``: ``X`` (n, size, size) in [0, 1], ``y``.
+
+    ``crop``: pixels cut from every border first (4 keeps the 20x20 box the
+    digits were size-normalised into).
+    """
     d = np.load(data_dir() / "mnist_test.npz")
     X = d["X"].astype(np.float32) / 255
-    return (X if size == 28 else resize(X, size, mode)), d["y"]
+    if crop:
+        X = X[:, crop:-crop, crop:-crop]
+    return (X if X.shape[-1] == size else resize(X, size, mode)), d["y"]
 
 
 def load_omniglot():

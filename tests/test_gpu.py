@@ -67,7 +67,8 @@ def test_contrastive_options_on_cuda(name, tiny_images):
     X, y = tiny_images
     common = {"epochs": 1, "batch_size": 20, "device": "cuda", "random_state": 0}
     if name == "TDCM":
-        est = TDCM(4, pretrain_epochs=1, lambda_contrastive=1.0, embedding_dim=4, **common)
+        est = TDCM(4, pretrain_epochs=1, lambda_contrastive=1.0, lambda_consistency=1.0,
+                   embedding_dim=4, **common)
     else:
         G = SimilarityNetwork(classes_per_batch=4, samples_per_class=4, embedding_dim=4,
                               hidden_dim=8, epochs=1, device="cuda", random_state=0).fit(X, y)

@@ -16,6 +16,7 @@ from skhda.metrics import cluster_accuracy
 from skhda.nn.centroid_blocks import (
     CentroidBlocks,
     CentroidUpdatingBlock,
+    assignment_consistency,
     batch_standardize,
     block_weights,
     clustering_loss,
@@ -161,7 +162,7 @@ def test_verbose_zero_is_silent(blobs, capsys):
     ("symmetric", "yes"), ("embedding_norm", "whiten"), ("n_init", 0),
     ("finetune_epochs", -1), ("adapt_max_rows", 2), ("batch_size", 2), ("epochs", -1),
     ("adapt_n_init", 0), ("encoder_negative_slope", -0.1), ("pretrain_epochs", -1),
-    ("lambda_contrastive", -1.0), ("augment", -0.5),
+    ("lambda_contrastive", -1.0), ("lambda_consistency", -1.0), ("augment", -0.5),
 ])
 def test_bad_parameters_name_themselves(blobs, param, value):
     est = TDCM(n_clusters=3, **{**FAST, param: value})
@@ -223,6 +224,25 @@ def test_contrastive_option_on_images(blobs):
     assert "train_contrastive" not in est.history_[-1] and "pretrain" in est.histories_
     with pytest.raises(ValueError, match="pretrain_epochs"):
         TDCM(n_clusters=3, pretrain_epochs=1, **FAST).fit(blobs[0])
+    # the consistency term alone: two views drawn, the contrastive term weighted 0
+    est = TDCM(10, lambda_consistency=2.0, epochs=1, n_init=1, batch_size=64, random_state=0,
+               device="cpu").fit(Xs)
+    assert {"train_consistency", "train_contrastive"} <= set(est.history_[-1])
+    assert est.net_.loss_weights == {"balance": 1.0, "orthogonality": 1.0, "contrastive": 0.0,
+                                     "consistency": 2.0}
+    with pytest.raises(ValueError, match="lambda_consistency"):
+        TDCM(n_clusters=3, lambda_consistency=1.0, **FAST).fit(blobs[0])
+
+
+def test_assignment_consistency_rewards_views_that_agree():
+    blocks = CentroidBlocks(2, 2, n_blocks=2)
+    z = torch.tensor([[3.0, 0.0], [3.2, 0.0], [0.0, 3.0], [0.0, 3.2]])
+    centroids = blocks.adapt(z)
+    same = assignment_consistency(blocks, z, z)
+    swapped = assignment_consistency(blocks, z, z.flip(0))    # each row's view elsewhere
+    agree = (blocks.assign(z, centroids) ** 2).sum(1)
+    assert float(same) == pytest.approx(float(-agree.log().mean()), rel=1e-5)
+    assert float(same) < 0.1 < float(swapped)
 
 
 def test_blocks_start_from_given_centroids():

@@ -139,6 +139,18 @@ def size_balance_loss(delta: torch.Tensor) -> torch.Tensor:
     return math.log(delta.shape[1]) - entropy
 
 
+def assignment_consistency(blocks, z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
+    """``-mean_i log sum_j delta1_ij delta2_ij``: two views of a row share a cluster.
+
+    The centroids are adapted on the first view ``z1``; both views are then
+    assigned to them, so cluster ids match (SCAN's consistency term, with the
+    balance term of the blocks against the trivial solution).
+    """
+    centroids = blocks.adapt(z1)
+    agree = (blocks.assign(z1, centroids) * blocks.assign(z2, centroids)).sum(1)
+    return -torch.log(agree.clamp_min(1e-8)).mean()
+
+
 def orthogonality_penalty(w: torch.Tensor) -> torch.Tensor:
     """``||W W^T - I||_F^2``: the constraint ``W W^T = I`` as a regulariser.
 

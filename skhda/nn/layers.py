@@ -153,5 +153,10 @@ class TwoViewContrast(nn.Module):
             )
 
     def forward(self, encode, x):
+        loss, z1, _ = self.both_views(encode, x)
+        return loss, z1
+
+    def both_views(self, encode, x):
+        """``(loss, z1, z2)``: the NT-Xent loss and the encodings of both views."""
         z1, z2 = encode(self.views(x)), encode(self.views(x))
-        return nt_xent_loss(self.projection(z1), self.projection(z2), self.temperature), z1
+        return nt_xent_loss(self.projection(z1), self.projection(z2), self.temperature), z1, z2
