@@ -4,9 +4,9 @@ TDCM is trained on the MNIST rows only, without labels, and clusters USPS by a
 forward pass. ``--task usps-split`` is the paper's own digits protocol
 (Table 2: train on a dataset's training split, cluster its test split): USPS
 train (7291 rows) -> USPS test (2007 rows). Baselines: k-means and spectral
-clustering (kNN graph, 10 neighbours) fitted on the source and applied to the target (spectral: each
-target row takes the cluster of its nearest source row), and fitted on the
-target itself. Scores: target NMI and ACC (labels only for scoring).
+clustering (kNN graph, 10 neighbours) fitted on the source and applied to the
+target (spectral: each target row takes the cluster of its nearest source
+row), and fitted on the target itself. Scores: target NMI and ACC (labels only for scoring).
 
 Data: ``mnist_test.npz`` and ``usps.npz`` in ``$SKHDA_DATA_DIR``, by default
 ``../shared/data`` next to the repository root.
@@ -35,7 +35,6 @@ from sklearn.neighbors import KNeighborsClassifier
 from skorch.callbacks import Callback
 
 from skhda.metrics import cluster_accuracy
-from skhda.nn.centroid_blocks import batch_standardize
 from skhda.tdcm import TDCM
 
 
@@ -75,8 +74,7 @@ class Trace(Callback):
         scores = []
         with torch.no_grad():
             for X, y in self.data:
-                z = batch_standardize(model.encoder(torch.as_tensor(X, device=net.device),
-                                                    "source"))
+                z = model.normalize(model.embed(torch.as_tensor(X, device=net.device), "source"))
                 scores.append(normalized_mutual_info_score(y, model.blocks.predict(z).cpu()))
         model.train()
         terms = {k[6:]: round(float(v), 3) for k, v in net.history[-1].items()
