@@ -640,9 +640,11 @@ class BaseDeepDA(DeepMixin, BaseDAEstimator):
         TwoViewContrast.check_images(shape, params)
         return TwoViewContrast(self.embedding_dim, float(self.augment))
 
-    def _make_encoder(self, data, negative_slope=0.0):
+    def _make_encoder(self, data, negative_slope=0.0, per_domain=False):
         """A :class:`DomainEncoder`: shared, or one input encoder per domain.
 
+        Each domain gets its own encoder when the feature spaces differ or
+        when ``per_domain`` is true (e.g. SSAN's per-domain projectors).
         ``negative_slope`` > 0 gives the default MLP encoders LeakyReLU activations.
         """
         user = self.encoder
@@ -658,10 +660,11 @@ class BaseDeepDA(DeepMixin, BaseDAEstimator):
             encoder = DomainEncoder(modules)
             self._check_encoder(encoder, data)
             return encoder
+        split = data.heterogeneous or (per_domain and data.X_target is not None)
         build = {d: make_encoder(data.shapes[d], self.embedding_dim, tuple(self.hidden_dims),
                                  negative_slope=negative_slope)
-                 for d in (DOMAINS if data.heterogeneous else ("source",))}
-        return DomainEncoder(build if data.heterogeneous else build["source"])
+                 for d in (DOMAINS if split else ("source",))}
+        return DomainEncoder(build if split else build["source"])
 
     def _check_encoder(self, encoder, data):
         """Encode two rows of each domain, so a user encoder that does not fit fails here."""

@@ -53,14 +53,12 @@ from ._base import (
 from ._training import (
     ClassBalancedBatchIterator,
     DomainDataset,
-    LinearSchedule,
     adapt_batchnorm,
     batched_apply,
 )
 from .metrics import n_dominant_clusters
 from .nn.encoders import make_encoder
-from .nn.layers import GradientReversal, RandomAffine, dann_coefficient
-from .nn.losses import domain_adversarial_loss
+from .nn.layers import DomainDiscriminator, RandomAffine
 from .nn.pairwise import KCL, MCL, PairwiseSimilarityHead, pair_targets
 
 __all__ = [
@@ -428,11 +426,7 @@ class _TransferModel(_ClusteringModel):
     def __init__(self, encoder, embedding_dim, n_outputs, loss, supervision, adversarial,
                  contrast=None):
         super().__init__(encoder, embedding_dim, n_outputs, loss, supervision, contrast)
-        self.discriminator = None
-        if adversarial:
-            self.grl = GradientReversal(0.0)
-            self.discriminator = nn.Sequential(
-                nn.Linear(embedding_dim, 256), nn.ReLU(), nn.Linear(256, 1))
+        self.discriminator = DomainDiscriminator(embedding_dim) if adversarial else None
 
     def forward(self, batch):
         s, t = batch.source, batch.target
@@ -444,8 +438,7 @@ class _TransferModel(_ClusteringModel):
         if self.supervision is not None:
             out["cluster"] = self.loss(lt, self.supervision(t.g))
         if self.discriminator is not None:
-            d = self.discriminator(self.grl(z)).squeeze(1)
-            out["adversarial"] = domain_adversarial_loss(d[:len(s.X)], d[len(s.X):])
+            out["adversarial"] = self.discriminator(z[:len(s.X)], z[len(s.X):])
         if self.contrast is not None:   # ours: NT-Xent between two views of the target batch
             out["contrastive"], _ = self.contrast(lambda x: self.encoder(x, "target"), t.X)
         return out
@@ -802,7 +795,7 @@ class CCNPlus(_CCNBase):
                                         "y": labels.transform(data.y_source)}, target=target)
         callbacks = []
         if self.adversarial:
-            callbacks.append(LinearSchedule(dann_coefficient, attribute="grl.coeff"))
+            callbacks.append(DomainDiscriminator.schedule("discriminator"))
         self.net_ = self._train_stage(
             "train", model, dataset, self.epochs, extra_callbacks=callbacks,
             batch_sizes={"source": self.source_batch_size, "target": self.batch_size},

@@ -22,6 +22,7 @@ from skhda._training import (
 from skhda.nn import (
     ConvDecoder,
     ConvEncoder,
+    DomainDiscriminator,
     DomainEncoder,
     GradientReversal,
     MLPEncoder,
@@ -188,6 +189,37 @@ def test_gradient_reversal_and_schedule():
     assert math.isclose(dann_coefficient(1.0), 2 / (1 + math.exp(-10)) - 1)
 
 
+def test_domain_discriminator_loss_reversal_and_schedule():
+    torch.manual_seed(0)
+    disc = DomainDiscriminator(3, hidden_dims=(), coeff=0.5)
+    zs = torch.randn(4, 3, requires_grad=True)
+    zt = torch.randn(2, 3)
+    loss = disc(zs, zt)
+    lin = disc.classifier[0]
+    logits = lin(torch.cat([zs, zt])).squeeze(1)
+    torch.testing.assert_close(loss, domain_adversarial_loss(logits[:4], logits[4:]))
+    loss.backward()
+    # the features receive the reversed, scaled gradient of the discriminator's loss
+    z = zs.detach().clone().requires_grad_(True)
+    domain_adversarial_loss(lin(torch.cat([z, zt])).squeeze(1)[:4],
+                            lin(torch.cat([z, zt])).squeeze(1)[4:]).backward()
+    torch.testing.assert_close(zs.grad, -0.5 * z.grad)
+
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.discriminator = DomainDiscriminator(1)
+
+        def forward(self, batch):
+            return {"loss": self.discriminator(batch.source.X, batch.target.X)}
+
+    net = make_net(M(), epochs=2, batch_size=5, lr=0.01, device="cpu", seed=0,
+                   callbacks=[DomainDiscriminator.schedule("discriminator")])
+    net.fit(_ds(), None)
+    # the schedule ends near 1 at the last step (progress just under 1)
+    assert 0.99 < net.module_.discriminator.grl.coeff <= 1.0
+
+
 def test_enumerate_pairs_matches_a_loop():
     z = torch.randn(4, 3)
     pairs = enumerate_pairs(z)
@@ -245,6 +277,20 @@ def test_domain_encoder_shared_and_separate():
     assert het(torch.zeros(3, 7), "target").shape == (3, 2)
     with pytest.raises(ValueError, match="Unknown domains"):
         DomainEncoder({"source": shared, "elsewhere": shared})
+
+
+def test_make_encoder_per_domain_on_request():
+    from skhda._base import DAData
+    from skhda.baselines import SourceOnly
+
+    est = SourceOnly(embedding_dim=2, hidden_dims=(4,))
+    data = DAData(np.zeros((3, 5), np.float32), None, np.zeros((2, 5), np.float32), None,
+                  {"source": (5,), "target": (5,)})
+    shared = est._make_encoder(data)
+    assert shared["source"] is shared["target"]
+    split = est._make_encoder(data, per_domain=True)
+    assert split["source"] is not split["target"]
+    assert split(torch.zeros(2, 5), "target").shape == (2, 2)
 
 
 def test_iterator_same_size_domains_see_every_row_once():

@@ -3,8 +3,8 @@
 - :mod:`skhda.nn.encoders`: default encoders/decoders (MLP for vectors, a
   small conv net for images) and :class:`DomainEncoder`, which gives each
   domain its own input encoder when the feature spaces differ.
-- :mod:`skhda.nn.layers`: gradient reversal with the DANN schedule, pair
-  enumeration, random affine augmentation of images.
+- :mod:`skhda.nn.layers`: gradient reversal and the domain discriminator with
+  the DANN schedule, pair enumeration, random affine augmentation of images.
 - :mod:`skhda.nn.losses`: small loss functions, one job each.
 """
 
@@ -19,6 +19,7 @@ from .encoders import (
     make_encoder,
 )
 from .layers import (
+    DomainDiscriminator,
     GradientReversal,
     RandomAffine,
     TwoViewContrast,
@@ -32,6 +33,7 @@ __all__ = [
     "ConvDecoder",
     "ConvEncoder",
     "DomainDecoder",
+    "DomainDiscriminator",
     "DomainEncoder",
     "GradientReversal",
     "MLPDecoder",

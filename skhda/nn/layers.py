@@ -1,4 +1,5 @@
-"""Layers shared by methods: gradient reversal (DANN), pair enumeration, augmentation."""
+"""Layers shared by methods: gradient reversal and the domain discriminator (DANN), pair
+enumeration, augmentation."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .losses import nt_xent_loss
+from .losses import domain_adversarial_loss, nt_xent_loss
 
 
 class _GradReverse(torch.autograd.Function):
@@ -50,6 +51,61 @@ class GradientReversal(nn.Module):
 def dann_coefficient(progress, gamma=10.0):
     """DANN schedule ``2 / (1 + exp(-gamma p)) - 1`` for progress ``p`` in [0, 1]."""
     return 2.0 / (1.0 + math.exp(-gamma * progress)) - 1.0
+
+
+class DomainDiscriminator(nn.Module):
+    """The DANN branch as one module: gradient reversal, a domain classifier, its loss.
+
+    ``forward(z_source, z_target)`` returns the binary cross-entropy of the
+    classifier telling the two domains' features apart
+    (:func:`~skhda.nn.domain_adversarial_loss`); the gradient reaching the
+    features is reversed and scaled by ``grl.coeff``, which
+    :meth:`schedule` raises from 0 to 1 over training with the DANN schedule
+    (:func:`dann_coefficient`). Both domains go through the classifier in one
+    pass.
+
+    Parameters
+    ----------
+    in_features : int
+        Width of the features to align.
+    hidden_dims : sequence of int, default=(256,)
+        Hidden layers of the classifier (``()``: a single linear layer).
+    coeff : float, default=0.0
+        Initial gradient-reversal coefficient.
+
+    Examples
+    --------
+    >>> import torch
+    >>> disc = DomainDiscriminator(4, hidden_dims=(8,))
+    >>> zs = torch.randn(5, 4, requires_grad=True)
+    >>> loss = disc(zs, torch.randn(3, 4))
+    >>> loss.ndim, disc.schedule("discriminator").attribute
+    (0, 'discriminator.grl.coeff')
+    """
+
+    def __init__(self, in_features, hidden_dims=(256,), coeff=0.0):
+        super().__init__()
+        self.grl = GradientReversal(coeff)
+        sizes = [int(in_features), *(int(h) for h in hidden_dims)]
+        layers = []
+        for a, b in zip(sizes[:-1], sizes[1:], strict=True):
+            layers += [nn.Linear(a, b), nn.ReLU()]
+        self.classifier = nn.Sequential(*layers, nn.Linear(sizes[-1], 1))
+
+    def forward(self, z_source, z_target):
+        n = len(z_source)
+        d = self.classifier(self.grl(torch.cat([z_source, z_target]))).squeeze(1)
+        return domain_adversarial_loss(d[:n], d[n:])
+
+    @staticmethod
+    def schedule(path, gamma=10.0):
+        """The callback that sets ``<path>.grl.coeff`` by the DANN schedule during training.
+
+        ``path`` is the discriminator's attribute path inside the net's module.
+        """
+        from .._training import LinearSchedule
+
+        return LinearSchedule(lambda p: dann_coefficient(p, gamma), attribute=f"{path}.grl.coeff")
 
 
 def enumerate_pairs(z):
