@@ -225,6 +225,11 @@ class BaseDAEstimator(BaseEstimator):
     _label_space = "disjoint"
     _supports_heterogeneous = True
 
+    #: ``{parameter: [constraints]}`` (scikit-learn's ``Interval`` / ``StrOptions`` ...,
+    #: imported from :mod:`skhda._validation`); a subclass merges its base's table,
+    #: ``{**Base._parameter_constraints, ...}``, and ``fit`` validates it first.
+    _parameter_constraints: dict = {}
+
     # ------------------------------------------------------------------ fit
     def _input_shape_for(self, domain):
         shape = getattr(self, "input_shape", None)
@@ -357,6 +362,7 @@ class BaseDAEstimator(BaseEstimator):
         self
         """
         self._reset_fitted_state()
+        self._validate_params()
         data = self._validate_fit(X_source, y_source, X_target, y_target)
         self.input_shapes_ = dict(data.shapes)
         self.n_features_in_ = int(math.prod(data.shapes["source"]))
