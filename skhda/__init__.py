@@ -17,6 +17,7 @@ from .baselines import (
 from .ccn import CCN, CCNPlus, SimilarityNetwork
 from .ckm import CKM, DCNAdapter, DECAdapter
 from .tdcm import TDCM
+from .xdc import XDC
 
 __version__ = "0.1.0.dev0"
 
@@ -36,5 +37,6 @@ __all__ = [
     "SourceTargetClustering",
     "TDCM",
     "TargetClustering",
+    "XDC",
     "__version__",
 ]
