@@ -52,7 +52,7 @@ from .nn.graph import (
     merge_clusters,
     pivot_subgraphs,
 )
-from .nn.layers import DomainDiscriminator
+from .nn.layers import DomainDiscriminator, RandomAffine
 
 __all__ = ["XDC"]
 
@@ -61,9 +61,10 @@ __all__ = ["XDC"]
 class _FeatureModel(nn.Module):
     """Stage 1: encoder + source classifier, with the DANN discriminator (eq. 1)."""
 
-    def __init__(self, encoder, embedding_dim, n_classes, adversarial):
+    def __init__(self, encoder, embedding_dim, n_classes, adversarial, augment=0.0):
         super().__init__()
         self.encoder = encoder
+        self.augment = RandomAffine(augment)
         self.classifier = nn.Linear(embedding_dim, n_classes)
         self.discriminator = DomainDiscriminator(embedding_dim) if adversarial else None
 
@@ -71,15 +72,14 @@ class _FeatureModel(nn.Module):
         return self.encoder(x, domain)
 
     def forward(self, batch):
-        s = batch.source
-        if "target" in batch and self.encoder.shared:
+        xs, xt = self.augment(batch.source.X), self.augment(batch.target.X)
+        if self.encoder.shared:
             # one pass over both domains, so BatchNorm sees the mixture it sees at inference
-            z = self.encoder(torch.cat([s.X, batch.target.X]), "source")
-            zs, zt = z[:len(s.X)], z[len(s.X):]
+            z = self.encoder(torch.cat([xs, xt]), "source")
+            zs, zt = z[:len(xs)], z[len(xs):]
         else:
-            zs = self.encoder(s.X, "source")
-            zt = self.encoder(batch.target.X, "target") if "target" in batch else None
-        out = {"ce": F.cross_entropy(self.classifier(zs), s.y)}
+            zs, zt = self.encoder(xs, "source"), self.encoder(xt, "target")
+        out = {"ce": F.cross_entropy(self.classifier(zs), batch.source.y)}
         if self.discriminator is not None:
             out["adversarial"] = self.discriminator(zs, zt)
         return out
@@ -149,13 +149,13 @@ class XDC(BaseDeepDA):
         "components": the paper's connected components with re-splitting;
         "merge": those components, then agglomerated by their mean link
         probability (ours, :func:`skhda.nn.graph.merge_clusters`).
-    link_threshold : float, default=0.5
+    link_threshold : float, default=0.8
         Links with a probability above it connect their rows.
     merge_threshold : float, default=0.1
         ``linkage="merge"``: two clusters merge while the share of the
         smaller one's link probability mass pointing into the other exceeds
         it.
-    max_cluster_size : int or float, default=0.5
+    max_cluster_size : int or float, default=0.3
         Components above this size are re-split at higher thresholds (and
         merges never exceed it). A float in (0, 1] is a fraction of the
         rows clustered; None: no limit.
@@ -180,6 +180,10 @@ class XDC(BaseDeepDA):
         A user encoder, or ``{"source": ..., "target": ...}``.
     input_shape : tuple, default=None
         Shape of one image when images come flat, e.g. ``(28, 28)``.
+    augment : float, default=0.0
+        Strength of a random affine jitter of the image rows in stage 1
+        (:class:`skhda.nn.layers.RandomAffine`; ours, 0: off; vectors pass
+        through unchanged).
     epochs : int, default=10
         Stage-1 epochs.
     batch_size : int, default=128
@@ -255,17 +259,18 @@ class XDC(BaseDeepDA):
         "gcn_epochs": [Interval(Integral, 0, None, closed="left")],
         "gcn_batch_size": [Interval(Integral, 1, None, closed="left")],
         "embedding_dim": [Interval(Integral, 1, None, closed="left")],
+        "augment": [Interval(Real, 0, None, closed="left")],
         "epochs": [Interval(Integral, 0, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
     }
 
     def __init__(self, n_clusters=None, *, lambda_adversarial=0.1, k1=20, k2=5, u=5,
-                 linkage="merge", link_threshold=0.5, merge_threshold=0.1,
-                 max_cluster_size=0.5, min_cluster_size=5, threshold_step=0.1,
+                 linkage="merge", link_threshold=0.8, merge_threshold=0.1,
+                 max_cluster_size=0.3, min_cluster_size=5, threshold_step=0.1,
                  gcn_dims=(64, 64, 32, 32), similarity_feature=True, gcn_epochs=4,
                  gcn_batch_size=32, embedding_dim=64, hidden_dims=(256, 128), encoder=None,
-                 input_shape=None, epochs=10, batch_size=128, lr=1e-3, device="auto",
+                 input_shape=None, augment=0.0, epochs=10, batch_size=128, lr=1e-3, device="auto",
                  random_state=None, verbose=0, callbacks=None):
         self.n_clusters = n_clusters
         self.lambda_adversarial = lambda_adversarial
@@ -286,6 +291,7 @@ class XDC(BaseDeepDA):
         self.hidden_dims = hidden_dims
         self.encoder = encoder
         self.input_shape = input_shape
+        self.augment = augment
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -315,7 +321,7 @@ class XDC(BaseDeepDA):
         # stage 1: source cross-entropy + domain-adversarial term (eq. 1)
         adversarial = self.lambda_adversarial > 0
         model = _FeatureModel(self._make_encoder(data), self.embedding_dim,
-                              len(self.classes_seen_), adversarial)
+                              len(self.classes_seen_), adversarial, float(self.augment))
         dataset = DomainDataset(source={"X": data.X_source, "y": ys},
                                 target={"X": data.X_target})
         self.net_ = self._train_stage(
@@ -397,10 +403,13 @@ class XDC(BaseDeepDA):
         return max(1, int(np.ceil(m * n)))
 
     def _cluster(self, X, domain):
-        n = len(X)
-        if n == 1:
+        if len(X) == 1:
             return np.zeros(1, dtype=np.int64)
-        W, Z, k = self._links(X, domain)
+        return self._link_clusters(*self._links(X, domain))
+
+    def _link_clusters(self, W, Z, k):
+        """Clusters from the link graph ``W`` (the linkage parameters as currently set)."""
+        n = W.shape[0]
         max_size = self._max_size(n)
         labels = link_components(W, self.link_threshold, max_size, self.threshold_step)
         if self.linkage == "merge" or self.n_clusters is not None:
