@@ -371,6 +371,13 @@ def _union_find_merge(labels, a, b, order, sizes, max_size, budget=None):
     return np.unique(roots, return_inverse=True)[1][labels], merged
 
 
+def _best_per_cluster(a, s):
+    """Index of the highest score ``s`` for each distinct cluster in ``a``."""
+    order = np.lexsort((-s, a))
+    first = np.r_[True, a[order][1:] != a[order][:-1]] if len(order) else np.zeros(0, bool)
+    return order[first]
+
+
 def _cluster_scores(W, labels, k):
     """Best partner of each cluster by mean link weight: ``S_AB / (k min(|A|, |B|))``."""
     c = int(labels.max()) + 1
@@ -430,9 +437,7 @@ def merge_clusters(W, labels, k, threshold=0.2, max_size=None, n_clusters=None, 
         if not len(s):
             break
         # each cluster's best proposal, best first
-        order = np.lexsort((-s, a))
-        first = np.r_[True, a[order][1:] != a[order][:-1]]
-        best = order[first]
+        best = _best_per_cluster(a, s)
         best = best[np.argsort(-s[best], kind="stable")]
         labels, merged = _union_find_merge(labels, a, b, best, sizes, max_size, need)
         if merged == 0:
@@ -461,9 +466,8 @@ def _absorb_small(W, labels, k, min_size, Z):
     target = np.full(len(sizes), -1)
     keep = ~big[a] & big[b]
     a, b, s = a[keep], b[keep], s[keep]
-    order = np.lexsort((-s, a))
-    first = np.r_[True, a[order][1:] != a[order][:-1]] if len(order) else np.zeros(0, bool)
-    target[a[order][first]] = b[order][first]
+    best = _best_per_cluster(a, s)
+    target[a[best]] = b[best]
     lonely = np.flatnonzero(~big & (target < 0))
     if len(lonely) and Z is not None:
         means = _cluster_means(Z, labels)
