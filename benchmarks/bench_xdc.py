@@ -206,9 +206,12 @@ def table(paths):
             v = np.array([r[key] for r in rs], dtype=float)
             return f"{v.mean():.3f} ± {v.std():.3f}" if key != "clusters" else \
                 f"{v.mean():.0f} ± {v.std():.0f}"
-        print(f"| {task} | {method} | {ms('pairwise_f')} | {ms('bcubed_f')} | {ms('nmi')} | "
-              f"{ms('clusters')} / {rs[0]['true_clusters']} | {ms('fit_s')[:-8]} s | "
-              f"{len(rs)} |")
+        fit = np.mean([r["fit_s"] for r in rs])
+        pred = [r["predict_s"] for r in rs if "predict_s" in r]
+        times = f"{fit:.1f} s" + (f" (+{np.mean(pred):.1f} s)" if pred else "")
+        n = f" N={rs[0]['n_target']}" if task == "scale" else ""
+        print(f"| {task}{n} | {method} | {ms('pairwise_f')} | {ms('bcubed_f')} | {ms('nmi')} | "
+              f"{ms('clusters')} / {rs[0]['true_clusters']} | {times} | {len(rs)} |")
 
 
 def main():
