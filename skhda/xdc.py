@@ -157,7 +157,8 @@ class XDC(BaseDeepDA):
         it.
     max_cluster_size : int or float, default=0.3
         Components above this size are re-split at higher thresholds (and
-        merges never exceed it). A float in (0, 1] is a fraction of the
+        the merge by threshold never exceeds it; the absorption of clusters
+        under ``min_cluster_size`` does not check it). A float in (0, 1] is a fraction of the
         rows clustered; None: no limit.
     min_cluster_size : int, default=5
         ``linkage="merge"``: clusters smaller than this join the cluster
@@ -218,6 +219,14 @@ class XDC(BaseDeepDA):
     centroids: ids are per call (``0..C-1``, largest cluster first), the same
     row can get another id in another call, and the rows should contain
     several members of each cluster. ``fit_predict`` returns ``labels_``.
+
+    **Defaults.** The linkage parameters were chosen on held-out *source*
+    classes (USPS digits 0-4 -> 5-9, Omniglot alphabets 0-1 -> 2-3), never
+    on target labels; ``lambda_adversarial=0.1`` was informed by a
+    USPS -> MNIST run in which the paper's 1.0 collapsed the target
+    features. ``max_cluster_size`` depends on the number of classes (a
+    fraction of 0.3 suits ~5-10 classes, not 100+); see
+    ``doc/benchmarks/xdc.md``.
 
     **Cost.** kNN search by :class:`~sklearn.neighbors.NearestNeighbors` in
     blocks; subgraphs and GCN inference in batches of ``gcn_batch_size``
