@@ -200,7 +200,10 @@ def table(paths):
         for line in Path(path).read_text().splitlines():
             r = json.loads(line)
             if r["method"] != "grid" and not r["task"].endswith("proxy"):
-                groups[(r["task"], r["method"], r.get("n_target"))].append(r)
+                tuned = {k: r[k] for k in ("link_threshold", "max_cluster_size",
+                                           "min_cluster_size", "merge_threshold") if k in r}
+                method = r["method"] + (f" {json.dumps(tuned)}" if tuned else "")
+                groups[(r["task"], method, r.get("n_target"))].append(r)
     for (task, method, _), rs in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][2] or 0)):
         def ms(key, rs=rs):
             v = np.array([r[key] for r in rs], dtype=float)
