@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import torch.nn.functional as F
 from sklearn.cluster import KMeans
-from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
@@ -23,7 +22,7 @@ from ._base import (
     ClusterAssigner,
     with_parameters_doc,
 )
-from ._training import DomainDataset, batched_apply
+from ._training import batched_apply
 from .nn.losses import reconstruction_loss
 
 __all__ = [
@@ -117,6 +116,8 @@ class TargetClustering(BaseDAEstimator):
 class _Autoencoder(nn.Module):
     """Reconstruct the rows of every domain part in the batch."""
 
+    loss_terms = ("rec_source", "rec_target")
+
     def __init__(self, encoder, decoder):
         super().__init__()
         self.encoder = encoder
@@ -134,6 +135,8 @@ class _Autoencoder(nn.Module):
 
 class _Classifier(nn.Module):
     """Encoder + linear head; cross-entropy on every labelled part of the batch."""
+
+    loss_terms = ("ce_source", "ce_target")
 
     def __init__(self, encoder, n_classes, embedding_dim):
         super().__init__()
@@ -268,8 +271,7 @@ class SourceTargetClustering(_EmbeddingClustering):
         epochs = self.epochs
         clusterer = self._clusterer(data)
         model = _Autoencoder(self._make_encoder(data), self._make_decoder(data))
-        dataset = DomainDataset(source={"X": data.X_source}, target={"X": data.X_target})
-        self.net_ = self._train_stage("train", model, dataset, epochs)
+        self.net_ = self._train_stage("train", model, data.dataset(), epochs)
         self._fit_clusterer(data, clusterer)
 
 
@@ -323,13 +325,10 @@ class SourceFeatureClustering(_EmbeddingClustering):
     def _fit_deep(self, data):
         epochs = self.epochs
         clusterer = self._clusterer(data)
-        encoder = LabelEncoder().fit(data.y_source)
-        self.source_classes_ = encoder.classes_
-        model = _Classifier(self._make_encoder(data), len(encoder.classes_), self.embedding_dim)
-        dataset = DomainDataset(
-            source={"X": data.X_source, "y": encoder.transform(data.y_source)}
-        )
-        self.net_ = self._train_stage("train", model, dataset, epochs)
+        self.source_classes_ = data.source_classes()[0]
+        model = _Classifier(self._make_encoder(data), len(self.source_classes_),
+                            self.embedding_dim)
+        self.net_ = self._train_stage("train", model, data.dataset("Xy", target=None), epochs)
         self._fit_clusterer(data, clusterer)
 
 
@@ -383,20 +382,17 @@ class SourceOnly(BaseDeepDA):
 
     def _fit_deep(self, data):
         epochs = self.epochs
-        encoder = LabelEncoder().fit(data.y_source)
-        self.classes_ = encoder.classes_
-        parts = {"source": {"X": data.X_source, "y": encoder.transform(data.y_source)}}
-        mask = data.labelled_target
-        if mask.any():
-            parts["target"] = {"X": data.X_target[mask],
-                               "y": encoder.transform(data.y_target[mask])}
-        elif data.heterogeneous:
+        self.classes_ = data.source_classes()[0]
+        labelled = data.has_target_labels
+        if not labelled and data.heterogeneous:
             raise ValueError(
                 "X_target has other features than X_source and y_target has no labels: "
                 "SourceOnly cannot train a target encoder without target labels."
             )
         model = _Classifier(self._make_encoder(data), len(self.classes_), self.embedding_dim)
-        self.net_ = self._train_stage("train", model, DomainDataset(**parts), epochs)
+        dataset = data.dataset("Xy", target="Xy" if labelled else None,
+                               labelled=self.classes_ if labelled else None)
+        self.net_ = self._train_stage("train", model, dataset, epochs)
 
     def predict_proba(self, X, domain="target"):
         """Class probabilities, columns ordered as ``classes_``."""

@@ -64,7 +64,7 @@ from ._validation import (
     positive_int,
     positive_real,
 )
-from .metrics import n_dominant_clusters
+from .metrics import n_dominant_clusters, pair_precision_recall
 from .nn.encoders import make_encoder
 from .nn.layers import DomainDiscriminator, RandomAffine
 from .nn.pairwise import KCL, MCL, PairwiseSimilarityHead, pair_targets
@@ -81,53 +81,6 @@ _LOSSES = {"kcl": KCL, "mcl": MCL}
 
 
 # ------------------------------------------------------------------ helpers
-def pair_precision_recall(y_true, similarity, threshold=0.5):
-    """Precision and recall of similar and dissimilar pairs (the paper's tables 7-13).
-
-    Every ordered pair ``(i, j)``, ``i != j``, of the rows is predicted
-    similar when ``similarity[i, j] > threshold`` and scored against
-    ``y_true[i] == y_true[j]``.
-
-    Parameters
-    ----------
-    y_true : array-like of shape (n,)
-    similarity : array-like of shape (n, n)
-        Pairwise similarity probabilities (e.g.
-        :meth:`SimilarityNetwork.similarity_matrix`) or 0/1 labels.
-    threshold : float, default=0.5
-
-    Returns
-    -------
-    scores : dict
-        ``similar_precision``, ``similar_recall``, ``dissimilar_precision``,
-        ``dissimilar_recall`` (NaN when undefined).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> S = np.array([[1, 1, 0], [1, 1, 1], [0, 1, 1]])
-    >>> pair_precision_recall([0, 0, 1], S)["similar_precision"]
-    0.5
-    """
-    y = np.asarray(y_true)
-    S = np.asarray(similarity)
-    if S.shape != (len(y), len(y)):
-        raise ValueError(f"similarity must have shape ({len(y)}, {len(y)}), got {S.shape}.")
-    off = ~np.eye(len(y), dtype=bool)
-    true = (y[:, None] == y[None, :])[off]
-    pred = (S > threshold)[off]
-
-    def ratio(a, b):
-        return float(a / b) if b else float("nan")
-
-    return {
-        "similar_precision": ratio((pred & true).sum(), pred.sum()),
-        "similar_recall": ratio((pred & true).sum(), true.sum()),
-        "dissimilar_precision": ratio((~pred & ~true).sum(), (~pred).sum()),
-        "dissimilar_recall": ratio((~pred & ~true).sum(), (~true).sum()),
-    }
-
-
 def _resolve_similarity(similarity):
     """The :class:`SimilarityNetwork` inside ``similarity`` (or a FrozenEstimator of one)."""
     inner = similarity.estimator if isinstance(similarity, FrozenEstimator) else similarity
@@ -146,6 +99,8 @@ def _is_fitted(est):
 # ---------------------------------------------------------- the network G
 class _SimilarityModel(nn.Module):
     """Backbone + :class:`PairwiseSimilarityHead`; cross-entropy on all ``B^2`` pairs."""
+
+    loss_terms = ("pair_ce",)
 
     def __init__(self, encoder, embedding_dim, hidden_dim, augment=0.0):
         super().__init__()
@@ -404,6 +359,8 @@ class _PairSupervision(nn.Module):
 class _ClusteringModel(nn.Module):
     """Backbone -> BN -> ReLU -> K logits; pairwise loss on target batches (CCN)."""
 
+    loss_terms = ("cluster", "contrastive")
+
     def __init__(self, encoder, embedding_dim, n_outputs, loss, supervision, contrast=None):
         super().__init__()
         self.encoder = encoder
@@ -429,6 +386,8 @@ class _ClusteringModel(nn.Module):
 
 class _TransferModel(_ClusteringModel):
     """CCN+ / CCN++: CE on source, pairwise loss on target, optional DANN discriminator."""
+
+    loss_terms = ("ce", "cluster", "adversarial", "contrastive")
 
     def __init__(self, encoder, embedding_dim, n_outputs, loss, supervision, adversarial,
                  contrast=None):
@@ -662,7 +621,7 @@ class CCN(_CCNBase):
         supervision, Zg = self._pair_supervision(data)
         model = _ClusteringModel(self._make_encoder(data), self.embedding_dim, k,
                                  self._make_loss(), supervision, contrast)
-        dataset = DomainDataset(target={"X": data.X_target, "g": Zg})
+        dataset = data.dataset(source=None, extra={"target": {"g": Zg}})
         self.net_ = self._train_stage("cluster", model, dataset, self.epochs,
                                       loss_weights=weights)
         self.labels_ = self._labels(data.X_target)
@@ -790,16 +749,14 @@ class CCNPlus(_CCNBase):
 
     def _fit_deep(self, data):
         contrast, contrast_weight = self._target_contrast(data)
-        labels = LabelEncoder().fit(data.y_source)
-        self.classes_ = labels.classes_
-        target = {"X": data.X_target}
+        self.classes_ = data.source_classes()[0]
+        target = {}
         supervision = None
         if self.lambda_cluster > 0:
             supervision, target["g"] = self._pair_supervision(data)
         model = _TransferModel(self._make_encoder(data), self.embedding_dim, len(self.classes_),
                                self._make_loss(), supervision, self.adversarial, contrast)
-        dataset = DomainDataset(source={"X": data.X_source,
-                                        "y": labels.transform(data.y_source)}, target=target)
+        dataset = data.dataset("Xy", extra={"target": target})
         callbacks = []
         if self.adversarial:
             callbacks.append(DomainDiscriminator.schedule("discriminator"))
