@@ -796,6 +796,33 @@ class BaseDeepDA(DeepMixin, BaseDAEstimator):
         return self._embed(X, domain)
 
 
+#: The docs of the training parameters every deep estimator shares, in one place.
+TRAINING_PARAMETERS_DOC = """
+    encoder : torch.nn.Module or dict, default=None
+        A user encoder (both domains), or ``{"source": ..., "target": ...}``,
+        mapping rows to ``(n, embedding_dim)``; None builds a small conv net
+        for images and an MLP for vectors. A copy is trained from the
+        module's current weights: ``random_state`` does not re-initialise it
+        (seed torch before building it when runs must repeat across processes).
+    input_shape : tuple or dict, default=None
+        Shape of one image when images come flat, e.g. ``(16, 16)``, or
+        ``{"source": ..., "target": ...}`` when the domains differ.
+    lr : float, default=1e-3
+        Adam learning rate (of every training stage).
+    device : str or torch.device, default="auto"
+        ``"auto"``: CUDA when available, else CPU.
+    random_state : int, RandomState or None, default=None
+        Seeds the whole fit (same labels twice in a row on one device).
+    verbose : int, default=0
+        0 silent; 1 a progress bar and loss table per training stage.
+    callbacks : list or dict of skorch callbacks, default=None
+        Added to the main training stage's net (``EarlyStopping`` on
+        ``train_loss``, ``LRScheduler``, ``Checkpoint`` ...);
+        ``{stage: [...]}`` reaches each stage by name (the keys of
+        ``histories_``).
+"""
+
+
 def with_parameters_doc(text, marker="DEEP_PARAMETERS"):
     """Class decorator: put shared docs where a docstring has the line ``marker``.
 

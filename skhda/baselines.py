@@ -16,6 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from ._base import (
+    TRAINING_PARAMETERS_DOC,
     BaseDAEstimator,
     BaseDeepDA,
     Capabilities,
@@ -187,27 +188,10 @@ _DEEP_DOC = """
         Dimension of the shared embedding.
     hidden_dims : sequence of int, default=(256, 128)
         Hidden layers of the default MLP encoder (vectors).
-    encoder : torch.nn.Module or dict, default=None
-        A user encoder (both domains), or ``{"source": ..., "target": ...}``;
-        None builds an MLP for vectors and a small conv net for images.
-        A copy is trained from the module's current weights: ``random_state``
-        does not re-initialise it (seed torch before building it when runs must
-        repeat across processes).
-    input_shape : tuple or dict, default=None
-        Shape of one image when images come flat, e.g. ``(16, 16)``.
     epochs : int, default=30
         Training epochs.
     batch_size : int, default=256
-    lr : float, default=1e-3
-        Adam learning rate.
-    device : str, default="auto"
-        ``"auto"``: CUDA when available, else CPU.
-    random_state : int, RandomState or None, default=None
-    verbose : int, default=0
-        0 silent; 1 a progress bar and loss table per training stage.
-    callbacks : list of skorch callbacks, default=None
-        Added to the training net (EarlyStopping on ``train_loss``, LRScheduler...).
-"""
+""" + TRAINING_PARAMETERS_DOC
 
 
 _deep_doc = with_parameters_doc(_DEEP_DOC)

@@ -42,6 +42,7 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from ._base import (
+    TRAINING_PARAMETERS_DOC,
     BaseDeepDA,
     Capabilities,
     DeepMixin,
@@ -153,7 +154,9 @@ class SimilarityNetwork(DeepMixin, BaseEstimator):
         Shape of one image when images come flat, e.g. ``(28, 28)``.
     augment : float, default=0.0
         Strength of a random affine jitter of image rows during training
-        (0: off; not in the paper).
+        (:class:`skhda.nn.RandomAffine`, the same meaning in every skhda
+        estimator: rotation ``+-20 a`` degrees, scale ``1 +- 0.2 a``, shift
+        ``+-15 a`` % of the side); 0: off; not in the paper.
     epochs : int, default=30
         Epochs of ``ceil(n / batch)`` steps.
     lr : float, default=1e-3
@@ -415,23 +418,8 @@ _DEEP_DOC = """
         Hidden layer of the clustering network (output of its backbone).
     hidden_dims : sequence of int, default=(256, 128)
         Hidden layers of the default MLP backbone (vectors).
-    encoder : torch.nn.Module, default=None
-        A user backbone mapping rows to ``(B, embedding_dim)``; None builds
-        an MLP for vectors and a small conv net for images.
-        A copy is trained from the module's current weights: ``random_state``
-        does not re-initialise it (seed torch before building it when runs must
-        repeat across processes).
-    input_shape : tuple, default=None
-        Shape of one image when images come flat, e.g. ``(28, 28)``.
     epochs : int, default=30
-    lr : float, default=1e-3
-        Adam learning rate.
-    device : str, default="auto"
-    random_state : int, RandomState or None, default=None
-    verbose : int, default=0
-    callbacks : list of skorch callbacks, default=None
-        Added to the main training stage.
-"""
+""" + TRAINING_PARAMETERS_DOC
 
 
 _deep_doc = with_parameters_doc(_DEEP_DOC)
@@ -554,9 +542,10 @@ class CCN(_CCNBase):
         network features of the target images themselves
         (``doc/benchmarks/ccn.md``). 0 is the paper's CCN.
     augment : float, default=0.5
-        Strength of the random views of ``lambda_contrastive`` (rotation
-        ``+-20 a`` degrees, scale ``1 +- 0.2 a``, shift ``+-15 a`` % of the
-        side, brightness ``1 +- 0.5 a``).
+        Strength of the random views of ``lambda_contrastive``
+        (:class:`skhda.nn.RandomAffine`, the same meaning in every skhda
+        estimator: rotation ``+-20 a`` degrees, scale ``1 +- 0.2 a``, shift
+        ``+-15 a`` % of the side; the views also vary brightness ``1 +- 0.5 a``).
     batch_size : int, default=100
         Target rows per step (``batch_size^2`` pairs per step).
     DEEP_PARAMETERS
@@ -675,7 +664,8 @@ class CCNPlus(_CCNBase):
         between two random views of each target batch; ours, image inputs
         only, as in :class:`CCN`). 0 is the paper's CCN+ / CCN++.
     augment : float, default=0.5
-        Strength of the random views of ``lambda_contrastive``.
+        Strength of the random views of ``lambda_contrastive``
+        (:class:`skhda.nn.RandomAffine`, as in :class:`CCN`).
     source_batch_size : int, default=32
         Source rows per step.
     batch_size : int, default=96

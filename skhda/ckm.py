@@ -56,6 +56,7 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from ._base import (
+    TRAINING_PARAMETERS_DOC,
     BaseDeepDA,
     Capabilities,
     with_parameters_doc,
@@ -128,7 +129,7 @@ class _AdaptiveClusteringModel(nn.Module):
         self.encoder = encoder
         self.decoder = decoder
         # the autoencoder reconstructs the jittered image (as in DEC-DA, Guo et al. 2018)
-        self.augment = RandomAffine(augment, rotation=12.0, shift=0.075)
+        self.augment = RandomAffine(augment)
         self.standardize = (nn.BatchNorm1d(embedding_dim, affine=False)
                             if standardize_embedding else nn.Identity())
         self.classifier = None
@@ -222,11 +223,12 @@ _PARAMS_DOC = """
         ``lambda_1``, weight of the clustering loss.
     lambda_source : float, default=1.0
         ``lambda_2``, weight of the source cross-entropy ``L_CE``.
-    augment : float, default=1.0
-        Strength of the random affine jitter of image inputs (rotation
-        ``+-12 a`` degrees, scale ``1 +- 0.1 a``, shift ``+-7.5 a`` % of the
-        side), in both stages; 0 disables it (paper-faithful). Ignored for
-        vector inputs. Not in the paper.
+    augment : float, default=0.6
+        Strength of the random affine jitter of image inputs, in both stages
+        (:class:`skhda.nn.RandomAffine`, the same meaning in every skhda
+        estimator: rotation ``+-20 a`` degrees, scale ``1 +- 0.2 a``, shift
+        ``+-15 a`` % of the side; 0.6 is ``+-12`` degrees); 0 disables it
+        (paper-faithful). Ignored for vector inputs. Not in the paper.
     standardize_embedding : bool, default=True
         Standardise the embedding per batch (``BatchNorm1d`` without affine
         parameters; running statistics at inference). Keeps its scale fixed
@@ -266,29 +268,9 @@ _PARAMS_DOC = """
         Dimension of the embedding ``z = f(x)``.
     hidden_dims : sequence of int, default=(256, 128)
         Hidden layers of the default MLP encoder (vector inputs).
-    encoder : torch.nn.Module or dict, default=None
-        A user encoder (both domains) or ``{"source": ..., "target": ...}``,
-        mapping inputs to ``embedding_dim`` features; None builds a conv net
-        for images and an MLP for vectors. The decoder is always the default
-        one for the input shape.
-        A copy is trained from the module's current weights: ``random_state``
-        does not re-initialise it (seed torch before building it when runs must
-        repeat across processes).
-    input_shape : tuple or dict, default=None
-        Shape of one image when images come flat, e.g. ``(16, 16)``.
     batch_size : int, default=256
         Rows per step of each domain.
-    lr : float, default=1e-3
-        Adam learning rate of both stages.
-    device : str, default="auto"
-        ``"auto"``: CUDA when available, else CPU.
-    random_state : int, RandomState or None, default=None
-        Seeds the whole fit (same labels twice in a row on one device).
-    verbose : int, default=0
-        0 silent; 1 a progress bar and loss table per stage.
-    callbacks : list or dict of skorch callbacks, default=None
-        Added to the joint stage's net; ``{"pretrain": [...], "joint": [...]}``
-        reaches each stage."""
+""" + TRAINING_PARAMETERS_DOC.rstrip("\n")
 
 _with_params = with_parameters_doc(_PARAMS_DOC)
 
@@ -319,7 +301,7 @@ class _AdaptiveClustering(BaseDeepDA):
     _main_stage = "joint"
 
     def __init__(self, n_clusters=None, *, use_source="all", pretrain_epochs=15, epochs=10,
-                 lambda_cluster=1.0, lambda_source=1.0, augment=1.0,
+                 lambda_cluster=1.0, lambda_source=1.0, augment=0.6,
                  standardize_embedding=True, init="spectral",
                  init_neighbors=10, init_features="auto",
                  lambda_pseudo=10.0, pseudo_refresh=2, lambda_source_pretrain=30.0,
@@ -609,7 +591,7 @@ class CKM(_AdaptiveClustering):
 
     def __init__(self, n_clusters=None, *, use_source="all", pretrain_epochs=15, epochs=10,
                  lambda_cluster=1.0, lambda_source=1.0, lambda_kshot=1.0, temperature=1.0,
-                 final_temperature=0.1, augment=1.0, standardize_embedding=True, init="spectral",
+                 final_temperature=0.1, augment=0.6, standardize_embedding=True, init="spectral",
                  init_neighbors=10, init_features="auto",
                  lambda_pseudo=10.0, pseudo_refresh=2, lambda_source_pretrain=30.0,
                  embedding_dim=10, hidden_dims=(256, 128), encoder=None, input_shape=None,
@@ -684,7 +666,7 @@ class DECAdapter(_AdaptiveClustering):
 
     def __init__(self, n_clusters=None, *, use_source="all", pretrain_epochs=15, epochs=10,
                  lambda_cluster=1.0, lambda_source=1.0, lambda_kshot=1.0, alpha=1.0,
-                 update_interval=20, augment=1.0, standardize_embedding=True, init="spectral",
+                 update_interval=20, augment=0.6, standardize_embedding=True, init="spectral",
                  init_neighbors=10, init_features="auto",
                  lambda_pseudo=10.0, pseudo_refresh=2, lambda_source_pretrain=30.0,
                  embedding_dim=10, hidden_dims=(256, 128), encoder=None, input_shape=None,
@@ -755,7 +737,7 @@ class DCNAdapter(_AdaptiveClustering):
     """
 
     def __init__(self, n_clusters=None, *, use_source="all", pretrain_epochs=15, epochs=10,
-                 lambda_cluster=1.0, lambda_source=1.0, lambda_kshot=1.0, augment=1.0,
+                 lambda_cluster=1.0, lambda_source=1.0, lambda_kshot=1.0, augment=0.6,
                  standardize_embedding=True, init="spectral",
                  init_neighbors=10, init_features="auto",
                  lambda_pseudo=10.0, pseudo_refresh=2, lambda_source_pretrain=30.0,

@@ -33,7 +33,7 @@ from sklearn.cluster import kmeans_plusplus
 from sklearn.utils import check_random_state
 from torch import nn
 
-from ._base import BaseDeepDA, Capabilities
+from ._base import TRAINING_PARAMETERS_DOC, BaseDeepDA, Capabilities, with_parameters_doc
 from ._training import batched_apply, best_of
 from ._validation import (
     non_negative_int,
@@ -95,6 +95,7 @@ class _TDCMModule(nn.Module):
         return terms
 
 
+@with_parameters_doc(TRAINING_PARAMETERS_DOC, marker="TRAINING_PARAMETERS")
 class TDCM(BaseDeepDA):
     """Transferable Deep Clustering Model: centroids adapted to each batch by learned blocks.
 
@@ -187,9 +188,11 @@ class TDCM(BaseDeepDA):
         lambda_contrastive=10, lambda_consistency=3`` reaches 0.85 (ACC 0.92;
         0.37 without any of the three options; ``doc/benchmarks/tdcm.md``).
     augment : float, default=0.5
-        Strength of the random views of the three options above (rotation
-        ``+-20 a`` degrees, scale ``1 +- 0.2 a``, shift ``+-15 a`` % of the
-        side, brightness ``1 +- 0.5 a``). Unused when all three are 0.
+        Strength of the random views of the three options above
+        (:class:`skhda.nn.RandomAffine`, the same meaning in every skhda
+        estimator: rotation ``+-20 a`` degrees, scale ``1 +- 0.2 a``, shift
+        ``+-15 a`` % of the side; the views also vary brightness
+        ``1 +- 0.5 a``). Unused when all three are 0.
     finetune_epochs : int, default=0
         When > 0 and ``X_target`` is given, continue training the whole model
         on the target rows with the same unsupervised loss (ours; the paper
@@ -207,27 +210,13 @@ class TDCM(BaseDeepDA):
         unit vectors are used).
     hidden_dims : sequence of int, default=(256, 128)
         Hidden layers of the default MLP encoder (vectors).
-    encoder : torch.nn.Module or dict, default=None
-        A user encoder, or ``{"source": ..., "target": ...}``; None builds an
-        MLP for vectors and a small conv net for images.
-        A copy is trained from the module's current weights: ``random_state``
-        does not re-initialise it (seed torch before building it when runs must
-        repeat across processes).
-    input_shape : tuple or dict, default=None
-        Shape of one image when images come flat, e.g. ``(16, 16)``.
     epochs : int, default=100
         Training epochs on the source.
     batch_size : int, default=256
         Rows per training step. The centroids are computed from the batch,
         so it must be large enough to hold every cluster (>= ``n_clusters``
         is required; several rows per cluster are needed in practice).
-    lr : float, default=1e-3
-        Adam learning rate.
-    device : str, default="auto"
-    random_state : int, RandomState or None, default=None
-    verbose : int, default=0
-    callbacks : list of skorch callbacks, default=None
-        Added to the source training net.
+    TRAINING_PARAMETERS
 
     Attributes
     ----------
