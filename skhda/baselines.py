@@ -162,6 +162,8 @@ class _Classifier(nn.Module):
 class _DeepBaseline(BaseDeepDA):
     """Parameters common to the deep baselines."""
 
+    _stages = ("train",)
+
     def _check_epochs(self):
         return _check_positive_int(self.epochs, "epochs", minimum=0)
 

@@ -332,6 +332,7 @@ class _AdaptiveClustering(BaseDeepDA):
     """Algorithms 1 and 2 of the CKM paper with a pluggable clustering loss."""
 
     _main_stage = "joint"
+    _stages = ("pretrain", "joint")
     _uses_target_index = False  # the clustering head needs each target row's index
 
     def __init__(self, n_clusters=None, *, use_source="all", pretrain_epochs=15, epochs=10,
@@ -489,6 +490,11 @@ class _AdaptiveClustering(BaseDeepDA):
     def _spectral_labels(self, X, n_clusters):
         """Spectral clustering (kNN graph) of target rows (inputs or features), flattened."""
         X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
+        if len(X) <= n_clusters + 1:
+            # the spectral embedding needs more rows than clusters (scipy's eigsh):
+            # with (almost) one row per cluster, k-means on the rows is the answer
+            return KMeans(n_clusters, n_init=10, random_state=self._fit_seed % (2**31 - 1)
+                          ).fit_predict(X).astype(np.int64)
         sc = SpectralClustering(n_clusters, affinity="nearest_neighbors",
                                 n_neighbors=min(int(self.init_neighbors), len(X) - 1),
                                 assign_labels="kmeans", random_state=self._fit_seed % (2**31 - 1))
