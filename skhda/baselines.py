@@ -19,8 +19,8 @@ from torch import nn
 from ._base import (
     BaseDAEstimator,
     BaseDeepDA,
+    Capabilities,
     ClusterAssigner,
-    _check_positive_int,
     with_parameters_doc,
 )
 from ._training import DomainDataset, batched_apply
@@ -32,14 +32,6 @@ __all__ = [
     "SourceTargetClustering",
     "TargetClustering",
 ]
-
-
-def _check_clusterer(clusterer):
-    if not (hasattr(clusterer, "fit") and (hasattr(clusterer, "fit_predict")
-                                           or hasattr(clusterer, "labels_"))):
-        raise TypeError(
-            f"clusterer must be a scikit-learn clusterer (fit / fit_predict), got {clusterer!r}."
-        )
 
 
 class TargetClustering(BaseDAEstimator):
@@ -80,7 +72,8 @@ class TargetClustering(BaseDAEstimator):
     [0, 1, 2, 3, 4]
     """
 
-    _requires_source_labels = False
+    def _capabilities(self):
+        return Capabilities(requires_source_labels=False)
 
     def __init__(self, clusterer=None, random_state=None):
         self.clusterer = clusterer
@@ -90,7 +83,6 @@ class TargetClustering(BaseDAEstimator):
         clusterer = self.clusterer
         if clusterer is None:
             clusterer = KMeans(n_clusters=self._n_clusters(data), n_init=10)
-        _check_clusterer(clusterer)
         self._assigner = ClusterAssigner(clusterer, data.X_target, self.random_state)
         self.clusterer_ = self._assigner.clusterer
         self.labels_ = self._assigner.labels
@@ -159,23 +151,15 @@ class _Classifier(nn.Module):
                 for d, p in batch.parts.items()}
 
 
-class _DeepBaseline(BaseDeepDA):
-    """Parameters common to the deep baselines."""
+class _EmbeddingClustering(BaseDeepDA):
+    """Clusterer on the target embedding of a trained network."""
 
     _stages = ("train",)
-
-    def _check_epochs(self):
-        return _check_positive_int(self.epochs, "epochs", minimum=0)
-
-
-class _EmbeddingClustering(_DeepBaseline):
-    """Clusterer on the target embedding of a trained network."""
 
     def _clusterer(self, data):
         clusterer = self.clusterer
         if clusterer is None:
             clusterer = KMeans(n_clusters=self._n_clusters(data), n_init=10)
-        _check_clusterer(clusterer)
         return clusterer
 
     def _fit_clusterer(self, data, clusterer):
@@ -261,7 +245,8 @@ class SourceTargetClustering(_EmbeddingClustering):
     (896,)
     """
 
-    _requires_source_labels = False
+    def _capabilities(self):
+        return Capabilities(requires_source_labels=False)
 
     def __init__(self, n_clusters=None, clusterer=None, *, embedding_dim=10,
                  hidden_dims=(256, 128), encoder=None, input_shape=None, epochs=30,
@@ -282,7 +267,7 @@ class SourceTargetClustering(_EmbeddingClustering):
         self.callbacks = callbacks
 
     def _fit_deep(self, data):
-        epochs = self._check_epochs()
+        epochs = self.epochs
         clusterer = self._clusterer(data)
         model = _Autoencoder(self._make_encoder(data), self._make_decoder(data))
         dataset = DomainDataset(source={"X": data.X_source}, target={"X": data.X_target})
@@ -316,7 +301,8 @@ class SourceFeatureClustering(_EmbeddingClustering):
     (896, 10)
     """
 
-    _supports_heterogeneous = False
+    def _capabilities(self):
+        return Capabilities(heterogeneous=False)   # the target rows are not trained on
 
     def __init__(self, n_clusters=None, clusterer=None, *, embedding_dim=10,
                  hidden_dims=(256, 128), encoder=None, input_shape=None, epochs=30,
@@ -337,7 +323,7 @@ class SourceFeatureClustering(_EmbeddingClustering):
         self.callbacks = callbacks
 
     def _fit_deep(self, data):
-        epochs = self._check_epochs()
+        epochs = self.epochs
         clusterer = self._clusterer(data)
         encoder = LabelEncoder().fit(data.y_source)
         self.source_classes_ = encoder.classes_
@@ -350,7 +336,7 @@ class SourceFeatureClustering(_EmbeddingClustering):
 
 
 @_deep_doc
-class SourceOnly(_DeepBaseline):
+class SourceOnly(BaseDeepDA):
     """Classifier trained on the source labels, applied to the target (shared labels).
 
     With labelled target rows (``y_target`` != -1) they are trained on too;
@@ -379,8 +365,10 @@ class SourceOnly(_DeepBaseline):
     True
     """
 
-    _requires_target = False
-    _label_space = "shared"
+    _stages = ("train",)
+
+    def _capabilities(self):
+        return Capabilities(requires_target=False, label_space="shared")
 
     def __init__(self, *, embedding_dim=10, hidden_dims=(256, 128), encoder=None,
                  input_shape=None, epochs=30, batch_size=256, lr=1e-3, device="auto",
@@ -398,7 +386,7 @@ class SourceOnly(_DeepBaseline):
         self.callbacks = callbacks
 
     def _fit_deep(self, data):
-        epochs = self._check_epochs()
+        epochs = self.epochs
         encoder = LabelEncoder().fit(data.y_source)
         self.classes_ = encoder.classes_
         parts = {"source": {"X": data.X_source, "y": encoder.transform(data.y_source)}}

@@ -29,6 +29,7 @@ trains.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 
 import numpy as np
@@ -42,9 +43,8 @@ from torch import nn
 
 from ._base import (
     BaseDeepDA,
+    Capabilities,
     DeepMixin,
-    _check_positive_float,
-    _check_positive_int,
     _check_y,
     check_X,
     check_X_shape,
@@ -56,6 +56,14 @@ from ._training import (
     DomainDataset,
     adapt_batchnorm,
     batched_apply,
+)
+from ._validation import (
+    Integral,
+    Interval,
+    StrOptions,
+    non_negative_real,
+    positive_int,
+    positive_real,
 )
 from .metrics import n_dominant_clusters
 from .nn.encoders import make_encoder
@@ -248,15 +256,14 @@ class SimilarityNetwork(DeepMixin, BaseEstimator):
         self.verbose = verbose
         self.callbacks = callbacks
 
-    def _check_params(self):
-        _check_positive_int(self.classes_per_batch, "classes_per_batch", minimum=2)
-        _check_positive_int(self.samples_per_class, "samples_per_class", minimum=1)
-        _check_positive_int(self.hidden_dim, "hidden_dim")
-        _check_positive_int(self.epochs, "epochs", minimum=0)
-        _check_positive_float(self.augment, "augment", allow_zero=True)
-        if self.encoder is not None and not isinstance(self.encoder, nn.Module):
-            raise TypeError(f"encoder must be None or a torch.nn.Module, got {self.encoder!r}.")
-        self._check_deep_params()
+    _parameter_constraints: dict = {
+        **DeepMixin._parameter_constraints,
+        "classes_per_batch": [Interval(Integral, 2, None, closed="left")],
+        "samples_per_class": positive_int(),
+        "hidden_dim": positive_int(),
+        "augment": non_negative_real(),
+        "encoder": [None, nn.Module],
+    }
 
     def fit(self, X, y):
         """Learn the pairwise similarity of the rows of ``X`` from their classes ``y``.
@@ -281,7 +288,7 @@ class SimilarityNetwork(DeepMixin, BaseEstimator):
             raise
 
     def _fit(self, X, y):
-        self._check_params()
+        self._validate_params()
         self._check_callbacks()
         X = check_X(X, "X", self.input_shape)
         y = _check_y(y, "y", len(X), "X")
@@ -486,24 +493,24 @@ _deep_doc = with_parameters_doc(_DEEP_DOC)
 class _CCNBase(BaseDeepDA):
     """What CCN and CCN+ share: the loss switch and the similarity network G."""
 
-    _supports_heterogeneous = False
+    def _capabilities(self):
+        # source labels are needed to learn G, unless a fitted one is given
+        sim = self.similarity
+        learns_g = not isinstance(sim, (SimilarityNetwork, FrozenEstimator)) or not _is_fitted(
+            _resolve_similarity(sim))
+        return Capabilities(requires_source_labels=learns_g, heterogeneous=False)
 
-    @property
-    def _requires_source_labels(self):
-        # read at class level by generic code: the default (learn G) needs them
-        sim = getattr(self, "similarity", None)
-        return sim is None or not _is_fitted(_resolve_similarity(sim))
+    _parameter_constraints: dict = {
+        **BaseDeepDA._parameter_constraints,
+        "loss": [StrOptions(set(_LOSSES))],
+        "margin": positive_real(),
+        "similarity": [None, SimilarityNetwork, FrozenEstimator],
+        "similarity_bn": [StrOptions({"target", "source"})],
+        "lambda_contrastive": non_negative_real(),
+        "augment": non_negative_real(),
+    }
 
-    def _check_ccn_params(self):
-        self._check_common_params()
-        if self.loss not in _LOSSES:
-            raise ValueError(f"loss must be one of {sorted(_LOSSES)}, got {self.loss!r}.")
-        _check_positive_float(self.margin, "margin")
-        _check_positive_int(self.epochs, "epochs", minimum=0)
-        if self.similarity_bn not in ("target", "source"):
-            raise ValueError(
-                f"similarity_bn must be 'target' or 'source', got {self.similarity_bn!r}."
-            )
+    def _check_params_vs_input(self, data):
         if self.similarity is not None:
             _resolve_similarity(self.similarity)
 
@@ -512,8 +519,6 @@ class _CCNBase(BaseDeepDA):
 
     def _target_contrast(self, data):
         """The contrastive term on the target images (ours) and its loss weight, or Nones."""
-        _check_positive_float(self.lambda_contrastive, "lambda_contrastive", allow_zero=True)
-        _check_positive_float(self.augment, "augment", allow_zero=True)
         lam = float(self.lambda_contrastive)
         if lam == 0:
             return None, None
@@ -665,7 +670,6 @@ class CCN(_CCNBase):
         self.callbacks = callbacks
 
     def _fit_deep(self, data):
-        self._check_ccn_params()
         k = self._n_clusters(data)
         contrast, weights = self._target_contrast(data)
         supervision, Zg = self._pair_supervision(data)
@@ -758,7 +762,16 @@ class CCNPlus(_CCNBase):
     """
 
     _main_stage = "train"
-    _label_space = "shared"
+    def _capabilities(self):   # CCN+ predicts source classes
+        return dataclasses.replace(super()._capabilities(), label_space="shared")
+
+    _parameter_constraints: dict = {
+        **_CCNBase._parameter_constraints,
+        "adversarial": ["boolean"],
+        "lambda_cluster": non_negative_real(),
+        "lambda_adversarial": non_negative_real(),
+        "source_batch_size": positive_int(),
+    }
 
     def __init__(self, *, loss="kcl", margin=2.0, similarity=None, similarity_bn="target",
                  adversarial=False, lambda_cluster=1.0, lambda_adversarial=1.0,
@@ -789,12 +802,6 @@ class CCNPlus(_CCNBase):
         self.callbacks = callbacks
 
     def _fit_deep(self, data):
-        self._check_ccn_params()
-        _check_positive_float(self.lambda_cluster, "lambda_cluster", allow_zero=True)
-        _check_positive_float(self.lambda_adversarial, "lambda_adversarial", allow_zero=True)
-        _check_positive_int(self.source_batch_size, "source_batch_size")
-        if not isinstance(self.adversarial, (bool, np.bool_)):
-            raise ValueError(f"adversarial must be True or False, got {self.adversarial!r}.")
         contrast, contrast_weight = self._target_contrast(data)
         labels = LabelEncoder().fit(data.y_source)
         self.classes_ = labels.classes_

@@ -58,11 +58,17 @@ from torch import nn
 
 from ._base import (
     BaseDeepDA,
-    _check_positive_float,
-    _check_positive_int,
+    Capabilities,
     with_parameters_doc,
 )
 from ._training import DomainDataset, LinearSchedule, batched_apply
+from ._validation import (
+    StrOptions,
+    non_negative_int,
+    non_negative_real,
+    positive_int,
+    positive_real,
+)
 from .nn.clustering import (
     ConcreteKMeans,
     DCNClustering,
@@ -369,10 +375,26 @@ class _AdaptiveClustering(BaseDeepDA):
         self.verbose = verbose
         self.callbacks = callbacks
 
-    @property
-    def _requires_source_labels(self):
-        # read at class level by generic code: the default ("all") needs them
-        return getattr(self, "use_source", "all") == "all"
+    def _capabilities(self):
+        # source labels only for use_source="all" (L_CE)
+        return Capabilities(requires_source_labels=self.use_source == "all")
+
+    _parameter_constraints: dict = {
+        **BaseDeepDA._parameter_constraints,
+        "use_source": [StrOptions(set(_USE_SOURCE))],
+        "pretrain_epochs": non_negative_int(),
+        "lambda_cluster": non_negative_real(),
+        "lambda_source": non_negative_real(),
+        "lambda_kshot": non_negative_real(),
+        "augment": non_negative_real(),
+        "standardize_embedding": ["boolean"],
+        "init": [StrOptions(set(_INIT))],
+        "init_neighbors": positive_int(),
+        "init_features": [StrOptions({"auto", "input", "encoder"})],
+        "lambda_pseudo": non_negative_real(),
+        "pseudo_refresh": non_negative_int(),
+        "lambda_source_pretrain": non_negative_real(),
+    }
 
     # ------------------------------------------------------- to specialise
     def _make_clustering(self, n_clusters):  # pragma: no cover - abstract
@@ -381,36 +403,8 @@ class _AdaptiveClustering(BaseDeepDA):
     def _joint_callbacks(self, data, dataset):
         return []
 
-    def _check_method_params(self):
-        pass
-
     # ------------------------------------------------------------- fitting
-    def _check_params(self):
-        if self.use_source not in _USE_SOURCE:
-            raise ValueError(f"use_source must be one of {_USE_SOURCE}, got {self.use_source!r}.")
-        _check_positive_int(self.pretrain_epochs, "pretrain_epochs", minimum=0)
-        _check_positive_int(self.epochs, "epochs", minimum=0)
-        _check_positive_float(self.lambda_cluster, "lambda_cluster", allow_zero=True)
-        _check_positive_float(self.lambda_source, "lambda_source", allow_zero=True)
-        _check_positive_float(self.augment, "augment", allow_zero=True)
-        if self.init not in _INIT:
-            raise ValueError(f"init must be one of {_INIT}, got {self.init!r}.")
-        _check_positive_int(self.init_neighbors, "init_neighbors")
-        if self.init_features not in ("auto", "input", "encoder"):
-            raise ValueError("init_features must be 'auto', 'input' or 'encoder', got "
-                             f"{self.init_features!r}.")
-        _check_positive_int(self.pseudo_refresh, "pseudo_refresh", minimum=0)
-        _check_positive_float(self.lambda_source_pretrain, "lambda_source_pretrain",
-                              allow_zero=True)
-        _check_positive_float(self.lambda_pseudo, "lambda_pseudo", allow_zero=True)
-        if not isinstance(self.standardize_embedding, (bool, np.bool_)):
-            raise ValueError(
-                f"standardize_embedding must be True or False, got {self.standardize_embedding!r}."
-            )
-        self._check_method_params()
-
     def _fit_deep(self, data):
-        self._check_params()
         for attr in ("classes_", "source_classes_"):
             if hasattr(self, attr):
                 delattr(self, attr)
@@ -667,10 +661,11 @@ class CKM(_AdaptiveClustering):
         self.temperature = temperature
         self.final_temperature = final_temperature
 
-    def _check_method_params(self):
-        _check_positive_float(self.lambda_kshot, "lambda_kshot", allow_zero=True)
-        _check_positive_float(self.temperature, "temperature")
-        _check_positive_float(self.final_temperature, "final_temperature")
+    _parameter_constraints: dict = {
+        **_AdaptiveClustering._parameter_constraints,
+        "temperature": positive_real(),
+        "final_temperature": positive_real(),
+    }
 
     def _make_clustering(self, n_clusters):
         return ConcreteKMeans(n_clusters, self.embedding_dim, self.temperature)
@@ -695,6 +690,8 @@ class DECAdapter(_AdaptiveClustering):
     Parameters
     ----------
     DEEP_PARAMETERS
+    lambda_kshot : float, default=1.0
+        ``lambda_3``, weight of the k-shot loss (SSDA only).
     alpha : float, default=1.0
         Degrees of freedom of the Student-t kernel.
     update_interval : int, default=20
@@ -741,10 +738,11 @@ class DECAdapter(_AdaptiveClustering):
         self.alpha = alpha
         self.update_interval = update_interval
 
-    def _check_method_params(self):
-        _check_positive_float(self.lambda_kshot, "lambda_kshot", allow_zero=True)
-        _check_positive_float(self.alpha, "alpha")
-        _check_positive_int(self.update_interval, "update_interval")
+    _parameter_constraints: dict = {
+        **_AdaptiveClustering._parameter_constraints,
+        "alpha": positive_real(),
+        "update_interval": positive_int(),
+    }
 
     def _make_clustering(self, n_clusters):
         return DECClustering(n_clusters, self.embedding_dim, float(self.alpha))
@@ -809,9 +807,6 @@ class DCNAdapter(_AdaptiveClustering):
             batch_size=batch_size, lr=lr, device=device, random_state=random_state,
             verbose=verbose, callbacks=callbacks)
         self.lambda_kshot = lambda_kshot
-
-    def _check_method_params(self):
-        _check_positive_float(self.lambda_kshot, "lambda_kshot", allow_zero=True)
 
     def _make_clustering(self, n_clusters):
         return DCNClustering(n_clusters, self.embedding_dim)

@@ -26,7 +26,6 @@ Algorithm (the paper's section 4, skhda's choices marked *ours*)::
 from __future__ import annotations
 
 import copy
-import numbers
 
 import numpy as np
 import torch
@@ -34,13 +33,19 @@ from sklearn.cluster import kmeans_plusplus
 from sklearn.utils import check_random_state
 from torch import nn
 
-from ._base import BaseDeepDA, _check_positive_float, _check_positive_int
+from ._base import BaseDeepDA, Capabilities
 from ._training import DomainDataset, batched_apply
+from ._validation import (
+    StrOptions,
+    non_negative_int,
+    non_negative_real,
+    positive_int,
+    positive_real,
+)
 from .nn.centroid_blocks import CentroidBlocks, assignment_consistency, batch_standardize
 
 __all__ = ["TDCM"]
 
-_EMBEDDING_NORMS = ("standardize", None)
 
 
 class _TDCMModule(nn.Module):
@@ -330,8 +335,8 @@ class TDCM(BaseDeepDA):
     [0, 1, 2]
     """
 
-    _requires_target = False
-    _requires_source_labels = False
+    def _capabilities(self):
+        return Capabilities(requires_target=False, requires_source_labels=False)
     _main_stage = "train"
     _stages = ("pretrain", "train", "finetune")
 
@@ -375,31 +380,34 @@ class TDCM(BaseDeepDA):
         self.callbacks = callbacks
 
     # ------------------------------------------------------------------ fit
-    def _check_params(self, k):
-        _check_positive_int(self.n_blocks, "n_blocks")
-        _check_positive_float(self.temperature, "temperature")
-        _check_positive_float(self.beta, "beta", allow_zero=True)
-        _check_positive_float(self.orthogonal_weight, "orthogonal_weight", allow_zero=True)
-        _check_positive_float(self.negative_slope, "negative_slope", allow_zero=True)
-        _check_positive_float(self.encoder_negative_slope, "encoder_negative_slope",
-                              allow_zero=True)
-        _check_positive_float(self.weight_decay, "weight_decay", allow_zero=True)
-        _check_positive_int(self.epochs, "epochs", minimum=0)
-        _check_positive_int(self.finetune_epochs, "finetune_epochs", minimum=0)
-        _check_positive_int(self.pretrain_epochs, "pretrain_epochs", minimum=0)
-        _check_positive_float(self.lambda_contrastive, "lambda_contrastive", allow_zero=True)
-        _check_positive_float(self.lambda_consistency, "lambda_consistency", allow_zero=True)
-        _check_positive_float(self.augment, "augment", allow_zero=True)
-        _check_positive_int(self.n_init, "n_init")
-        _check_positive_int(self.adapt_n_init, "adapt_n_init")
-        _check_positive_int(self.adapt_max_rows, "adapt_max_rows", minimum=k)
-        if not isinstance(self.symmetric, (bool, np.bool_)):
-            raise ValueError(f"symmetric must be True or False, got {self.symmetric!r}.")
-        if self.embedding_norm not in _EMBEDDING_NORMS:
+    _parameter_constraints: dict = {
+        **BaseDeepDA._parameter_constraints,
+        "n_blocks": positive_int(),
+        "temperature": positive_real(),
+        "beta": non_negative_real(),
+        "orthogonal_weight": non_negative_real(),
+        "symmetric": ["boolean"],
+        "embedding_norm": [StrOptions({"standardize"}), None],
+        "negative_slope": non_negative_real(),
+        "encoder_negative_slope": non_negative_real(),
+        "n_init": positive_int(),
+        "adapt_n_init": positive_int(),
+        "pretrain_epochs": non_negative_int(),
+        "lambda_contrastive": non_negative_real(),
+        "lambda_consistency": non_negative_real(),
+        "augment": non_negative_real(),
+        "finetune_epochs": non_negative_int(),
+        "adapt_max_rows": positive_int(),
+        "weight_decay": non_negative_real(),
+    }
+
+    def _check_params_vs_input(self, data):
+        k = self._n_clusters(data)
+        if self.adapt_max_rows < k:
             raise ValueError(
-                f"embedding_norm must be one of {_EMBEDDING_NORMS}, got {self.embedding_norm!r}."
+                f"adapt_max_rows must be an integer >= n_clusters={k}, got {self.adapt_max_rows!r}."
             )
-        if isinstance(self.batch_size, numbers.Integral) and self.batch_size < k:
+        if self.batch_size < k:
             raise ValueError(
                 f"batch_size={self.batch_size} is smaller than n_clusters={k}: the centroids "
                 "are computed from each batch, which must be able to hold every cluster."
@@ -407,7 +415,6 @@ class TDCM(BaseDeepDA):
 
     def _fit_deep(self, data):
         k = self._n_clusters(data)
-        self._check_params(k)
         self.n_clusters_ = k
         weights = {"balance": float(self.beta), "orthogonality": float(self.orthogonal_weight)}
         common = {"loss_weights": weights, "optimizer__weight_decay": float(self.weight_decay)}

@@ -67,7 +67,7 @@ def shared_labels(cls):
 
 
 def needs_target(cls):
-    return bool(getattr(cls(), "_requires_target", True))
+    return cls()._capabilities().requires_target
 
 
 def stages_of(cls):

@@ -3,6 +3,7 @@ enumeration, augmentation."""
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -105,7 +106,8 @@ class DomainDiscriminator(nn.Module):
         """
         from .._training import LinearSchedule
 
-        return LinearSchedule(lambda p: dann_coefficient(p, gamma), attribute=f"{path}.grl.coeff")
+        return LinearSchedule(functools.partial(dann_coefficient, gamma=float(gamma)),
+                              attribute=f"{path}.grl.coeff")
 
 
 def enumerate_pairs(z):
