@@ -335,8 +335,9 @@ class BaseDAEstimator(BaseEstimator):
                 )
         elif caps.requires_source_labels:
             raise ValueError(
+                # the second sentence is one scikit-learn's check_requires_y_none accepts
                 f"y_source is required by {type(self).__name__} (it learns from the source "
-                "labels), but y_source is None; pass fit(X_source, y_source, X_target)."
+                "labels). Expected array-like (array or non-string sequence), got None."
             )
         Xt = yt = None
         if X_target is None:
