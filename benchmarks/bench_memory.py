@@ -28,6 +28,7 @@ import time
 FAMILIES = {
     # family: (estimator, extra parameters)
     "CKM (CKM / DEC / DCN)": ("CKM", {"pretrain_epochs": 1, "epochs": 1}),
+    "CKM, init='kmeans++'": ("CKM", {"pretrain_epochs": 1, "epochs": 1, "init": "kmeans++"}),
     "CCN (CCN / CCN+ / G)": ("CCN", {"epochs": 1, "similarity": "G1"}),
     "TDCM": ("TDCM", {"epochs": 1}),
     "baselines (deep)": ("SourceTargetClustering", {"epochs": 1}),
@@ -114,14 +115,15 @@ def run(kind, n):
     out = subprocess.run([sys.executable, __file__, "--worker", kind, str(n)],
                          capture_output=True, text=True, env=env, check=False)
     if out.returncode != 0:
-        return {"kind": kind, "rows": n, "error": out.stderr.strip().splitlines()[-1:]}
+        errors = [line for line in out.stderr.splitlines() if "Error" in line] or ["killed"]
+        return {"kind": kind, "rows": n, "error": f"rc={out.returncode}: {errors[-1]}"}
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[10_000, 100_000])
-    parser.add_argument("--matrix-rows", type=int, nargs="+", default=[2_000, 10_000])
+    parser.add_argument("--matrix-rows", type=int, nargs="*", default=[2_000, 10_000])
     parser.add_argument("--families", nargs="*", default=list(FAMILIES))
     parser.add_argument("--out", default=None)
     parser.add_argument("--worker", nargs=2, metavar=("KIND", "N"))

@@ -357,9 +357,9 @@ class SimilarityNetwork(DeepMixin, BaseEstimator):
         """``P(similar)`` of every ordered pair of the rows of ``X``, shape ``(n, n)``.
 
         Memory: the ``n x n`` float32 result (``4 n^2`` bytes, 400 MB at
-        ``n = 10,000``) plus at most 64 MiB of intermediates (row blocks sized
-        from that budget); for larger ``n`` ask for row blocks of ``X``
-        against the rows you need, or use :meth:`predict_proba` on pairs.
+        ``n = 10,000``) plus about 8 MiB of intermediates (row blocks sized
+        from that budget); for larger ``n`` score the pairs you need with
+        :meth:`predict_proba`.
 
         Parameters
         ----------

@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 import torch
+from sklearn.cluster import KMeans
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import Callback, Checkpoint, EarlyStopping
@@ -328,6 +329,17 @@ def test_as_many_target_rows_as_clusters(cls, task):
     Xs, ys, Xt, yt = task
     for n in (3, 4):
         est = tiny(cls, n_clusters=3).fit(Xs, ys, Xt[:n])
+        assert est.predict(Xt[:n]).shape == (n,)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=IDS)
+def test_one_or_two_target_rows_train(cls, task):
+    Xs, ys, Xt, yt = task
+    extra = {"n_clusters": 1} if "n_clusters" in params_of(cls) else {}
+    if "clusterer" in params_of(cls) and not extra:
+        extra["clusterer"] = KMeans(n_clusters=1, n_init=1)
+    for n in (1, 2):
+        est = tiny(cls, **extra).fit(Xs, ys, Xt[:n])
         assert est.predict(Xt[:n]).shape == (n,)
 
 

@@ -155,7 +155,7 @@ class PairwiseSimilarityHead(nn.Module):
         """Logits of the aligned pairs ``(z_left[i], z_right[i])``."""
         return self.pair_logits_from_concat(torch.cat([z_left, z_right], dim=1))
 
-    def similarity_matrix(self, z, block=None, max_bytes=2**26):
+    def similarity_matrix(self, z, block=None, max_bytes=2**23):
         """``P(similar)`` for every ordered pair of ``z``, as a ``(n, n)`` tensor.
 
         The first layer is split into its left and right halves
@@ -164,7 +164,7 @@ class PairwiseSimilarityHead(nn.Module):
         into both halves and the two-logit softmax is a sigmoid of the logit
         difference. Rows are done in blocks of ``block`` rows, by default as
         many as keep the ``block x n x hidden`` intermediate under
-        ``max_bytes`` (64 MiB): the memory is the ``n x n`` result plus one
+        ``max_bytes`` (8 MiB): the memory is the ``n x n`` result plus one
         block, whatever ``n``.
         """
         n, d = z.shape
@@ -190,4 +190,5 @@ class PairwiseSimilarityHead(nn.Module):
             if not fold:
                 h = bn(h.reshape(-1, hidden)).reshape(h.shape)
             S[start:start + block] = torch.sigmoid(h.relu_() @ w + c)
+            del h   # before the next block is allocated
         return S
