@@ -33,7 +33,7 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import Callback
 
-from ._training import batched_apply, make_net
+from ._training import DomainDataset, batched_apply, make_net
 from ._validation import (
     HasMethods,
     Integral,
@@ -130,6 +130,59 @@ class DAData:
     @property
     def has_target_labels(self):
         return bool(self.labelled_target.any())
+
+    def source_classes(self):
+        """``(classes, codes)``: the sorted source classes and each source row's index in them."""
+        classes, codes = np.unique(self.y_source, return_inverse=True)
+        return classes, codes.astype(np.int64)
+
+    def target_classes(self):
+        """``(classes, codes)``: the sorted labelled target classes, each labelled row's index."""
+        classes, codes = np.unique(self.y_target[self.labelled_target], return_inverse=True)
+        return classes, codes.astype(np.int64)
+
+    def dataset(self, source="X", target="X", labelled=None, extra=None,
+                order=("source", "target", "labelled")):
+        """The :class:`~skhda.DomainDataset` a method trains on, from the validated data.
+
+        Parameters
+        ----------
+        source : {"X", "Xy", None}, default="X"
+            The source part: rows, or rows and their class index among
+            :meth:`source_classes`; None: no source part.
+        target : {"X", "Xy", None}, default="X"
+            The target part: all rows, or only the labelled rows with their
+            class index among ``labelled``; None: no target part.
+        labelled : array-like, optional
+            The classes labelled target rows are encoded in (e.g. the source
+            classes, or :meth:`target_classes`). With ``target="X"`` they form
+            a ``labelled`` part of their own.
+        extra : dict, optional
+            More arrays per part, ``{"target": {"g": ...}}``.
+        order : sequence of str, default=("source", "target", "labelled")
+            The parts' order, in which the batch iterator draws their
+            permutations (so a seeded fit depends on it).
+
+        Every part also has the row indices (``index``) into its domain's
+        arrays (for the labelled part, into ``X_target``).
+        """
+        parts = {}
+        if source is not None:
+            parts["source"] = {"X": self.X_source}
+            if source == "Xy":
+                parts["source"]["y"] = self.source_classes()[1]
+        mask = self.labelled_target
+        if target == "X":
+            parts["target"] = {"X": self.X_target}
+        if labelled is not None:
+            rows = np.flatnonzero(mask)
+            codes = np.searchsorted(np.asarray(labelled), self.y_target[mask]).astype(np.int64)
+            part = {"X": self.X_target[mask], "y": codes, "index": rows}
+            parts["target" if target == "Xy" else "labelled"] = part
+        for name, arrays in (extra or {}).items():
+            parts[name] = {**parts.get(name, {}), **arrays}
+        names = [n for n in order if n in parts] + [n for n in parts if n not in order]
+        return DomainDataset(**{name: parts[name] for name in names})
 
 
 def reset_fitted_state(est):
@@ -864,6 +917,33 @@ class BaseDeepDA(DeepMixin, BaseDAEstimator):
         """
         X = self._validate_X(X, domain)
         return self._embed(X, domain)
+
+
+#: The docs of the training parameters every deep estimator shares, in one place.
+TRAINING_PARAMETERS_DOC = """
+    encoder : torch.nn.Module or dict, default=None
+        A user encoder (both domains), or ``{"source": ..., "target": ...}``,
+        mapping rows to ``(n, embedding_dim)``; None builds a small conv net
+        for images and an MLP for vectors. A copy is trained from the
+        module's current weights: ``random_state`` does not re-initialise it
+        (seed torch before building it when runs must repeat across processes).
+    input_shape : tuple or dict, default=None
+        Shape of one image when images come flat, e.g. ``(16, 16)``, or
+        ``{"source": ..., "target": ...}`` when the domains differ.
+    lr : float, default=1e-3
+        Adam learning rate (of every training stage).
+    device : str or torch.device, default="auto"
+        ``"auto"``: CUDA when available, else CPU.
+    random_state : int, RandomState or None, default=None
+        Seeds the whole fit (same labels twice in a row on one device).
+    verbose : int, default=0
+        0 silent; 1 a progress bar and loss table per training stage.
+    callbacks : list or dict of skorch callbacks, default=None
+        Added to the main training stage's net (``EarlyStopping`` on
+        ``train_loss``, ``LRScheduler``, ``Checkpoint`` ...);
+        ``{stage: [...]}`` reaches each stage by name (the keys of
+        ``histories_``).
+"""
 
 
 def with_parameters_doc(text, marker="DEEP_PARAMETERS"):

@@ -12,18 +12,18 @@ from __future__ import annotations
 
 import torch.nn.functional as F
 from sklearn.cluster import KMeans
-from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from ._base import (
+    TRAINING_PARAMETERS_DOC,
     BaseDAEstimator,
     BaseDeepDA,
     Capabilities,
     ClusterAssigner,
     with_parameters_doc,
 )
-from ._training import DomainDataset, batched_apply
+from ._training import batched_apply
 from .nn.losses import reconstruction_loss
 
 __all__ = [
@@ -117,6 +117,8 @@ class TargetClustering(BaseDAEstimator):
 class _Autoencoder(nn.Module):
     """Reconstruct the rows of every domain part in the batch."""
 
+    loss_terms = ("rec_source", "rec_target")
+
     def __init__(self, encoder, decoder):
         super().__init__()
         self.encoder = encoder
@@ -134,6 +136,8 @@ class _Autoencoder(nn.Module):
 
 class _Classifier(nn.Module):
     """Encoder + linear head; cross-entropy on every labelled part of the batch."""
+
+    loss_terms = ("ce_source", "ce_target")
 
     def __init__(self, encoder, n_classes, embedding_dim):
         super().__init__()
@@ -186,27 +190,10 @@ _DEEP_DOC = """
         Dimension of the shared embedding.
     hidden_dims : sequence of int, default=(256, 128)
         Hidden layers of the default MLP encoder (vectors).
-    encoder : torch.nn.Module or dict, default=None
-        A user encoder (both domains), or ``{"source": ..., "target": ...}``;
-        None builds an MLP for vectors and a small conv net for images.
-        A copy is trained from the module's current weights: ``random_state``
-        does not re-initialise it (seed torch before building it when runs must
-        repeat across processes).
-    input_shape : tuple or dict, default=None
-        Shape of one image when images come flat, e.g. ``(16, 16)``.
     epochs : int, default=30
         Training epochs.
     batch_size : int, default=256
-    lr : float, default=1e-3
-        Adam learning rate.
-    device : str, default="auto"
-        ``"auto"``: CUDA when available, else CPU.
-    random_state : int, RandomState or None, default=None
-    verbose : int, default=0
-        0 silent; 1 a progress bar and loss table per training stage.
-    callbacks : list of skorch callbacks, default=None
-        Added to the training net (EarlyStopping on ``train_loss``, LRScheduler...).
-"""
+""" + TRAINING_PARAMETERS_DOC
 
 
 _deep_doc = with_parameters_doc(_DEEP_DOC)
@@ -270,8 +257,7 @@ class SourceTargetClustering(_EmbeddingClustering):
         epochs = self.epochs
         clusterer = self._clusterer(data)
         model = _Autoencoder(self._make_encoder(data), self._make_decoder(data))
-        dataset = DomainDataset(source={"X": data.X_source}, target={"X": data.X_target})
-        self.net_ = self._train_stage("train", model, dataset, epochs)
+        self.net_ = self._train_stage("train", model, data.dataset(), epochs)
         self._fit_clusterer(data, clusterer)
 
 
@@ -325,13 +311,10 @@ class SourceFeatureClustering(_EmbeddingClustering):
     def _fit_deep(self, data):
         epochs = self.epochs
         clusterer = self._clusterer(data)
-        encoder = LabelEncoder().fit(data.y_source)
-        self.source_classes_ = encoder.classes_
-        model = _Classifier(self._make_encoder(data), len(encoder.classes_), self.embedding_dim)
-        dataset = DomainDataset(
-            source={"X": data.X_source, "y": encoder.transform(data.y_source)}
-        )
-        self.net_ = self._train_stage("train", model, dataset, epochs)
+        self.source_classes_ = data.source_classes()[0]
+        model = _Classifier(self._make_encoder(data), len(self.source_classes_),
+                            self.embedding_dim)
+        self.net_ = self._train_stage("train", model, data.dataset("Xy", target=None), epochs)
         self._fit_clusterer(data, clusterer)
 
 
@@ -387,20 +370,17 @@ class SourceOnly(BaseDeepDA):
 
     def _fit_deep(self, data):
         epochs = self.epochs
-        encoder = LabelEncoder().fit(data.y_source)
-        self.classes_ = encoder.classes_
-        parts = {"source": {"X": data.X_source, "y": encoder.transform(data.y_source)}}
-        mask = data.labelled_target
-        if mask.any():
-            parts["target"] = {"X": data.X_target[mask],
-                               "y": encoder.transform(data.y_target[mask])}
-        elif data.heterogeneous:
+        self.classes_ = data.source_classes()[0]
+        labelled = data.has_target_labels
+        if not labelled and data.heterogeneous:
             raise ValueError(
                 "X_target has other features than X_source and y_target has no labels: "
                 "SourceOnly cannot train a target encoder without target labels."
             )
         model = _Classifier(self._make_encoder(data), len(self.classes_), self.embedding_dim)
-        self.net_ = self._train_stage("train", model, DomainDataset(**parts), epochs)
+        dataset = data.dataset("Xy", target="Xy" if labelled else None,
+                               labelled=self.classes_ if labelled else None)
+        self.net_ = self._train_stage("train", model, dataset, epochs)
 
     def predict_proba(self, X, domain="target"):
         """Class probabilities, columns ordered as ``classes_``."""

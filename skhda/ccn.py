@@ -42,6 +42,7 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from ._base import (
+    TRAINING_PARAMETERS_DOC,
     BaseDeepDA,
     Capabilities,
     DeepMixin,
@@ -65,7 +66,7 @@ from ._validation import (
     positive_int,
     positive_real,
 )
-from .metrics import n_dominant_clusters
+from .metrics import n_dominant_clusters, pair_precision_recall
 from .nn.encoders import make_encoder
 from .nn.layers import DomainDiscriminator, RandomAffine
 from .nn.pairwise import KCL, MCL, PairwiseSimilarityHead, pair_targets
@@ -82,53 +83,6 @@ _LOSSES = {"kcl": KCL, "mcl": MCL}
 
 
 # ------------------------------------------------------------------ helpers
-def pair_precision_recall(y_true, similarity, threshold=0.5):
-    """Precision and recall of similar and dissimilar pairs (the paper's tables 7-13).
-
-    Every ordered pair ``(i, j)``, ``i != j``, of the rows is predicted
-    similar when ``similarity[i, j] > threshold`` and scored against
-    ``y_true[i] == y_true[j]``.
-
-    Parameters
-    ----------
-    y_true : array-like of shape (n,)
-    similarity : array-like of shape (n, n)
-        Pairwise similarity probabilities (e.g.
-        :meth:`SimilarityNetwork.similarity_matrix`) or 0/1 labels.
-    threshold : float, default=0.5
-
-    Returns
-    -------
-    scores : dict
-        ``similar_precision``, ``similar_recall``, ``dissimilar_precision``,
-        ``dissimilar_recall`` (NaN when undefined).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> S = np.array([[1, 1, 0], [1, 1, 1], [0, 1, 1]])
-    >>> pair_precision_recall([0, 0, 1], S)["similar_precision"]
-    0.5
-    """
-    y = np.asarray(y_true)
-    S = np.asarray(similarity)
-    if S.shape != (len(y), len(y)):
-        raise ValueError(f"similarity must have shape ({len(y)}, {len(y)}), got {S.shape}.")
-    off = ~np.eye(len(y), dtype=bool)
-    true = (y[:, None] == y[None, :])[off]
-    pred = (S > threshold)[off]
-
-    def ratio(a, b):
-        return float(a / b) if b else float("nan")
-
-    return {
-        "similar_precision": ratio((pred & true).sum(), pred.sum()),
-        "similar_recall": ratio((pred & true).sum(), true.sum()),
-        "dissimilar_precision": ratio((~pred & ~true).sum(), (~pred).sum()),
-        "dissimilar_recall": ratio((~pred & ~true).sum(), (~true).sum()),
-    }
-
-
 def _resolve_similarity(similarity):
     """The :class:`SimilarityNetwork` inside ``similarity`` (or a FrozenEstimator of one)."""
     inner = similarity.estimator if isinstance(similarity, FrozenEstimator) else similarity
@@ -147,6 +101,8 @@ def _is_fitted(est):
 # ---------------------------------------------------------- the network G
 class _SimilarityModel(nn.Module):
     """Backbone + :class:`PairwiseSimilarityHead`; cross-entropy on all ``B^2`` pairs."""
+
+    loss_terms = ("pair_ce",)
 
     def __init__(self, encoder, embedding_dim, hidden_dim, augment=0.0):
         super().__init__()
@@ -199,7 +155,9 @@ class SimilarityNetwork(DeepMixin, BaseEstimator):
         Shape of one image when images come flat, e.g. ``(28, 28)``.
     augment : float, default=0.0
         Strength of a random affine jitter of image rows during training
-        (0: off; not in the paper).
+        (:class:`skhda.nn.RandomAffine`, the same meaning in every skhda
+        estimator: rotation ``+-20 a`` degrees, scale ``1 +- 0.2 a``, shift
+        ``+-15 a`` % of the side); 0: off; not in the paper.
     epochs : int, default=30
         Epochs of ``ceil(n / batch)`` steps.
     lr : float, default=1e-3
@@ -416,6 +374,8 @@ class _PairSupervision(nn.Module):
 class _ClusteringModel(nn.Module):
     """Backbone -> BN -> ReLU -> K logits; pairwise loss on target batches (CCN)."""
 
+    loss_terms = ("cluster", "contrastive")
+
     def __init__(self, encoder, embedding_dim, n_outputs, loss, supervision, contrast=None):
         super().__init__()
         self.encoder = encoder
@@ -441,6 +401,8 @@ class _ClusteringModel(nn.Module):
 
 class _TransferModel(_ClusteringModel):
     """CCN+ / CCN++: CE on source, pairwise loss on target, optional DANN discriminator."""
+
+    loss_terms = ("ce", "cluster", "adversarial", "contrastive")
 
     def __init__(self, encoder, embedding_dim, n_outputs, loss, supervision, adversarial,
                  contrast=None):
@@ -468,23 +430,8 @@ _DEEP_DOC = """
         Hidden layer of the clustering network (output of its backbone).
     hidden_dims : sequence of int, default=(256, 128)
         Hidden layers of the default MLP backbone (vectors).
-    encoder : torch.nn.Module, default=None
-        A user backbone mapping rows to ``(B, embedding_dim)``; None builds
-        an MLP for vectors and a small conv net for images.
-        A copy is trained from the module's current weights: ``random_state``
-        does not re-initialise it (seed torch before building it when runs must
-        repeat across processes).
-    input_shape : tuple, default=None
-        Shape of one image when images come flat, e.g. ``(28, 28)``.
     epochs : int, default=30
-    lr : float, default=1e-3
-        Adam learning rate.
-    device : str, default="auto"
-    random_state : int, RandomState or None, default=None
-    verbose : int, default=0
-    callbacks : list of skorch callbacks, default=None
-        Added to the main training stage.
-"""
+""" + TRAINING_PARAMETERS_DOC
 
 
 _deep_doc = with_parameters_doc(_DEEP_DOC)
@@ -607,9 +554,10 @@ class CCN(_CCNBase):
         network features of the target images themselves
         (``doc/benchmarks/ccn.md``). 0 is the paper's CCN.
     augment : float, default=0.5
-        Strength of the random views of ``lambda_contrastive`` (rotation
-        ``+-20 a`` degrees, scale ``1 +- 0.2 a``, shift ``+-15 a`` % of the
-        side, brightness ``1 +- 0.5 a``).
+        Strength of the random views of ``lambda_contrastive``
+        (:class:`skhda.nn.RandomAffine`, the same meaning in every skhda
+        estimator: rotation ``+-20 a`` degrees, scale ``1 +- 0.2 a``, shift
+        ``+-15 a`` % of the side; the views also vary brightness ``1 +- 0.5 a``).
     batch_size : int, default=100
         Target rows per step (``batch_size^2`` pairs per step).
     DEEP_PARAMETERS
@@ -675,7 +623,7 @@ class CCN(_CCNBase):
         supervision, Zg = self._pair_supervision(data)
         model = _ClusteringModel(self._make_encoder(data), self.embedding_dim, k,
                                  self._make_loss(), supervision, contrast)
-        dataset = DomainDataset(target={"X": data.X_target, "g": Zg})
+        dataset = data.dataset(source=None, extra={"target": {"g": Zg}})
         self.net_ = self._train_stage("cluster", model, dataset, self.epochs,
                                       loss_weights=weights)
         self.labels_ = self._labels(data.X_target)
@@ -729,7 +677,8 @@ class CCNPlus(_CCNBase):
         between two random views of each target batch; ours, image inputs
         only, as in :class:`CCN`). 0 is the paper's CCN+ / CCN++.
     augment : float, default=0.5
-        Strength of the random views of ``lambda_contrastive``.
+        Strength of the random views of ``lambda_contrastive``
+        (:class:`skhda.nn.RandomAffine`, as in :class:`CCN`).
     source_batch_size : int, default=32
         Source rows per step.
     batch_size : int, default=96
@@ -803,16 +752,14 @@ class CCNPlus(_CCNBase):
 
     def _fit_deep(self, data):
         contrast, contrast_weight = self._target_contrast(data)
-        labels = LabelEncoder().fit(data.y_source)
-        self.classes_ = labels.classes_
-        target = {"X": data.X_target}
+        self.classes_ = data.source_classes()[0]
+        target = {}
         supervision = None
         if self.lambda_cluster > 0:
             supervision, target["g"] = self._pair_supervision(data)
         model = _TransferModel(self._make_encoder(data), self.embedding_dim, len(self.classes_),
                                self._make_loss(), supervision, self.adversarial, contrast)
-        dataset = DomainDataset(source={"X": data.X_source,
-                                        "y": labels.transform(data.y_source)}, target=target)
+        dataset = data.dataset("Xy", extra={"target": target})
         callbacks = []
         if self.adversarial:
             callbacks.append(DomainDiscriminator.schedule("discriminator"))

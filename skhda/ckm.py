@@ -53,15 +53,15 @@ import torch.nn.functional as F
 from scipy.optimize import linear_sum_assignment
 from sklearn.cluster import KMeans, SpectralClustering
 from sklearn.utils.validation import check_is_fitted
-from skorch.callbacks import Callback
 from torch import nn
 
 from ._base import (
+    TRAINING_PARAMETERS_DOC,
     BaseDeepDA,
     Capabilities,
     with_parameters_doc,
 )
-from ._training import DomainDataset, LinearSchedule, batched_apply
+from ._training import LinearSchedule, PeriodicRefresh, batched_apply
 from ._validation import (
     StrOptions,
     non_negative_int,
@@ -85,6 +85,7 @@ __all__ = ["CKM", "DCNAdapter", "DECAdapter"]
 _SPECTRAL_ARPACK_MAX_ROWS = 20_000
 _USE_SOURCE = ("all", "reconstruction", "none")
 _INIT = ("kmeans++", "spectral")
+_PARTS = ("target", "source", "labelled")   # the parts' order (the iterator draws in it)
 
 
 def _match_clusters(labels, reference, n_clusters, keep_known=True):
@@ -122,13 +123,15 @@ class _AdaptiveClusteringModel(nn.Module):
     ``rec``, and ``ce`` when a classifier is present.
     """
 
+    loss_terms = ("rec", "ce", "cluster", "pseudo", "kshot")
+
     def __init__(self, encoder, decoder, embedding_dim, *, augment=0.0,
                  standardize_embedding=False):
         super().__init__()
         self.encoder = encoder
         self.decoder = decoder
         # the autoencoder reconstructs the jittered image (as in DEC-DA, Guo et al. 2018)
-        self.augment = RandomAffine(augment, rotation=12.0, shift=0.075)
+        self.augment = RandomAffine(augment)
         self.standardize = (nn.BatchNorm1d(embedding_dim, affine=False)
                             if standardize_embedding else nn.Identity())
         self.classifier = None
@@ -166,63 +169,40 @@ class _AdaptiveClusteringModel(nn.Module):
         return terms
 
 
-class _RefreshDECTarget(Callback):
-    """Recompute DEC's target distribution ``P`` over all target rows every T steps."""
-
-    def __init__(self, X_target, interval):
-        self.X_target = X_target
-        self.interval = interval
-
-    def on_train_begin(self, net, **kwargs):
-        self._step = 0
-
-    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
-        if not training:
-            return
-        if self._step % self.interval == 0:
-            model = net.module_
-            q = batched_apply(lambda x: model.clustering.soft_assignment(model.embed(x, "target")),
-                              self.X_target, net.device, module=model)
-            model.clustering.refresh_target(torch.as_tensor(q, device=net.device))
-        self._step += 1
-
-    def on_train_end(self, net, **kwargs):
-        # P is a training-time quantity: do not pickle n_target x K numbers
-        net.module_.clustering.target_distribution = net.module_.clustering.centroids.new_zeros(
-            0, net.module_.clustering.centroids.shape[0])
-        self.X_target = None
+def _dec_soft_assignment(X_target, net):
+    """DEC's soft assignment ``Q`` of every target row (what its target ``P`` is made of)."""
+    model = net.module_
+    return batched_apply(lambda x: model.clustering.soft_assignment(model.embed(x, "target")),
+                         X_target, net.device, module=model)
 
 
-class _RefreshPseudoLabels(Callback):
-    """Every ``interval`` epochs, re-cluster the target on the current features.
+def _dec_store_target(net, q):
+    net.module_.clustering.refresh_target(torch.as_tensor(q, device=net.device))
+
+
+def _dec_release_target(net):
+    # P is a training-time quantity: do not pickle n_target x K numbers
+    clustering = net.module_.clustering
+    clustering.target_distribution = clustering.centroids.new_zeros(
+        0, clustering.centroids.shape[0])
+
+
+def _reclustered_pseudo_labels(est, data, n_clusters, net):
+    """Re-cluster the target on the current features (the pseudo-label refresh).
 
     The kNN-graph spectral clustering of ``init="spectral"`` is run again on
     the encoder's current features; its clusters are matched (Hungarian) to
-    the current pseudo-labels (labelled target rows keep their labels) and
-    replace them.
+    the current pseudo-labels (labelled target rows keep their labels).
     """
-
-    def __init__(self, est, data, n_clusters, interval):
-        self.est, self.data, self.n_clusters, self.interval = est, data, n_clusters, interval
-
-    def on_epoch_end(self, net, **kwargs):
-        epoch = len(net.history)
-        if epoch % self.interval or epoch == net.max_epochs:
-            return
-        model, data = net.module_, self.data
-        labels = self.est._spectral_labels(
-            self.est._hidden_features(model, data.X_target), self.n_clusters)
-        reference = model.pseudo_labels.cpu().numpy()
-        if data.has_target_labels:   # match to, and keep, the labelled rows' classes
-            known = np.full(len(reference), -1, dtype=np.int64)
-            known[data.labelled_target] = reference[data.labelled_target]
-            labels = _match_clusters(labels, known, self.n_clusters)
-        else:                        # keep the cluster ids of the previous labels
-            labels = _match_clusters(labels, reference, self.n_clusters, keep_known=False)
-        model.pseudo_labels.copy_(torch.as_tensor(labels, device=model.pseudo_labels.device))
-
-    def on_train_end(self, net, **kwargs):
-        self.data = self.est = None
+    model = net.module_
+    labels = est._spectral_labels(est._hidden_features(model, data.X_target), n_clusters)
+    reference = model.pseudo_labels.cpu().numpy()
+    if data.has_target_labels:   # match to, and keep, the labelled rows' classes
+        known = np.full(len(reference), -1, dtype=np.int64)
+        known[data.labelled_target] = reference[data.labelled_target]
+        return _match_clusters(labels, known, n_clusters)
+    # keep the cluster ids of the previous labels
+    return _match_clusters(labels, reference, n_clusters, keep_known=False)
 
 
 # --------------------------------------------------------------- estimators
@@ -245,11 +225,12 @@ _PARAMS_DOC = """
         ``lambda_1``, weight of the clustering loss.
     lambda_source : float, default=1.0
         ``lambda_2``, weight of the source cross-entropy ``L_CE``.
-    augment : float, default=1.0
-        Strength of the random affine jitter of image inputs (rotation
-        ``+-12 a`` degrees, scale ``1 +- 0.1 a``, shift ``+-7.5 a`` % of the
-        side), in both stages; 0 disables it (paper-faithful). Ignored for
-        vector inputs. Not in the paper.
+    augment : float, default=0.6
+        Strength of the random affine jitter of image inputs, in both stages
+        (:class:`skhda.nn.RandomAffine`, the same meaning in every skhda
+        estimator: rotation ``+-20 a`` degrees, scale ``1 +- 0.2 a``, shift
+        ``+-15 a`` % of the side; 0.6 is ``+-12`` degrees); 0 disables it
+        (paper-faithful). Ignored for vector inputs. Not in the paper.
     standardize_embedding : bool, default=True
         Standardise the embedding per batch (``BatchNorm1d`` without affine
         parameters; running statistics at inference). Keeps its scale fixed
@@ -292,29 +273,9 @@ _PARAMS_DOC = """
         Dimension of the embedding ``z = f(x)``.
     hidden_dims : sequence of int, default=(256, 128)
         Hidden layers of the default MLP encoder (vector inputs).
-    encoder : torch.nn.Module or dict, default=None
-        A user encoder (both domains) or ``{"source": ..., "target": ...}``,
-        mapping inputs to ``embedding_dim`` features; None builds a conv net
-        for images and an MLP for vectors. The decoder is always the default
-        one for the input shape.
-        A copy is trained from the module's current weights: ``random_state``
-        does not re-initialise it (seed torch before building it when runs must
-        repeat across processes).
-    input_shape : tuple or dict, default=None
-        Shape of one image when images come flat, e.g. ``(16, 16)``.
     batch_size : int, default=256
         Rows per step of each domain.
-    lr : float, default=1e-3
-        Adam learning rate of both stages.
-    device : str, default="auto"
-        ``"auto"``: CUDA when available, else CPU.
-    random_state : int, RandomState or None, default=None
-        Seeds the whole fit (same labels twice in a row on one device).
-    verbose : int, default=0
-        0 silent; 1 a progress bar and loss table per stage.
-    callbacks : list or dict of skorch callbacks, default=None
-        Added to the joint stage's net; ``{"pretrain": [...], "joint": [...]}``
-        reaches each stage."""
+""" + TRAINING_PARAMETERS_DOC.rstrip("\n")
 
 _with_params = with_parameters_doc(_PARAMS_DOC)
 
@@ -344,10 +305,9 @@ class _AdaptiveClustering(BaseDeepDA):
 
     _main_stage = "joint"
     _stages = ("pretrain", "joint")
-    _uses_target_index = False  # the clustering head needs each target row's index
 
     def __init__(self, n_clusters=None, *, use_source="all", pretrain_epochs=15, epochs=10,
-                 lambda_cluster=1.0, lambda_source=1.0, augment=1.0,
+                 lambda_cluster=1.0, lambda_source=1.0, augment=0.6,
                  standardize_embedding=True, init="spectral",
                  init_neighbors=10, init_features="auto",
                  lambda_pseudo=10.0, pseudo_refresh=2, lambda_source_pretrain=30.0,
@@ -422,16 +382,15 @@ class _AdaptiveClustering(BaseDeepDA):
         model = _AdaptiveClusteringModel(
             encoder, decoder, self.embedding_dim, augment=self.augment,
             standardize_embedding=bool(self.standardize_embedding))
-        parts = {"target": {"X": data.X_target}}
-        if self.use_source != "none":
-            parts["source"] = {"X": data.X_source}
+        source = None if self.use_source == "none" else "X"
         if self.use_source == "all":
-            self.source_classes_, y_s = np.unique(data.y_source, return_inverse=True)
+            self.source_classes_ = data.source_classes()[0]
             if float(self.lambda_source_pretrain) > 0:
                 # stage 1 = L_AE + lambda L_CE (not in the paper: stage 1 is L_AE only)
                 model.classifier = nn.Linear(self.embedding_dim, len(self.source_classes_))
-                parts["source"]["y"] = y_s
-        self._train_stage("pretrain", model, DomainDataset(**parts), self.pretrain_epochs,
+                source = "Xy"
+        self._train_stage("pretrain", model, data.dataset(source, order=_PARTS),
+                          self.pretrain_epochs,
                           loss_weights={"ce": float(self.lambda_source_pretrain)})
 
         # centroids: k-means++ / k-means on the target embedding, or class means (eq. 6);
@@ -444,9 +403,8 @@ class _AdaptiveClustering(BaseDeepDA):
             graph = self._spectral_labels(F_t, n_clusters)
         if ssda:
             mask = data.labelled_target
-            self.classes_, y_l = np.unique(data.y_target[mask], return_inverse=True)
+            self.classes_, y_l = data.target_classes()
             centroids = np.stack([Z[mask][y_l == j].mean(0) for j in range(n_clusters)])
-            parts["labelled"] = {"X": data.X_target[mask], "y": y_l}
             if graph is not None:
                 reference = np.full(len(graph), -1, dtype=np.int64)
                 reference[mask] = y_l
@@ -461,22 +419,21 @@ class _AdaptiveClustering(BaseDeepDA):
             self.init_labels_ = graph
             if float(self.lambda_pseudo) > 0:
                 model.pseudo_labels = torch.as_tensor(graph)
-                parts["target"]["index"] = np.arange(len(data.X_target))
         model.clustering = self._make_clustering(n_clusters)
         model.clustering.set_centroids(centroids)
 
         # stage 2: joint training (Algorithm 1 / 2)
         if self.use_source == "all":
-            parts["source"]["y"] = y_s
+            source = "Xy"
             if model.classifier is None:
                 model.classifier = nn.Linear(self.embedding_dim, len(self.source_classes_))
-        if self._uses_target_index:
-            parts["target"]["index"] = np.arange(len(data.X_target))
-        dataset = DomainDataset(**parts)
+        dataset = data.dataset(source, labelled=self.classes_ if ssda else None, order=_PARTS)
         extra = self._joint_callbacks(data, dataset)
         if model.pseudo_labels is not None and int(self.pseudo_refresh) > 0:
-            extra.append(_RefreshPseudoLabels(self, data, n_clusters, int(self.pseudo_refresh)))
-        batch_sizes = {"labelled": len(parts["labelled"]["X"])} if ssda else None
+            extra.append(PeriodicRefresh(
+                partial(_reclustered_pseudo_labels, self, data, n_clusters), "pseudo_labels",
+                every=int(self.pseudo_refresh), unit="epoch", at_start=False))
+        batch_sizes = {"labelled": int(data.labelled_target.sum())} if ssda else None
         self.net_ = self._train_stage(
             "joint", model, dataset, self.epochs, batch_sizes=batch_sizes,
             loss_weights={"cluster": float(self.lambda_cluster),
@@ -650,7 +607,7 @@ class CKM(_AdaptiveClustering):
 
     def __init__(self, n_clusters=None, *, use_source="all", pretrain_epochs=15, epochs=10,
                  lambda_cluster=1.0, lambda_source=1.0, lambda_kshot=1.0, temperature=1.0,
-                 final_temperature=0.1, augment=1.0, standardize_embedding=True, init="spectral",
+                 final_temperature=0.1, augment=0.6, standardize_embedding=True, init="spectral",
                  init_neighbors=10, init_features="auto",
                  lambda_pseudo=10.0, pseudo_refresh=2, lambda_source_pretrain=30.0,
                  embedding_dim=10, hidden_dims=(256, 128), encoder=None, input_shape=None,
@@ -723,11 +680,9 @@ class DECAdapter(_AdaptiveClustering):
     (896, 5)
     """
 
-    _uses_target_index = True
-
     def __init__(self, n_clusters=None, *, use_source="all", pretrain_epochs=15, epochs=10,
                  lambda_cluster=1.0, lambda_source=1.0, lambda_kshot=1.0, alpha=1.0,
-                 update_interval=20, augment=1.0, standardize_embedding=True, init="spectral",
+                 update_interval=20, augment=0.6, standardize_embedding=True, init="spectral",
                  init_neighbors=10, init_features="auto",
                  lambda_pseudo=10.0, pseudo_refresh=2, lambda_source_pretrain=30.0,
                  embedding_dim=10, hidden_dims=(256, 128), encoder=None, input_shape=None,
@@ -758,7 +713,8 @@ class DECAdapter(_AdaptiveClustering):
         return DECClustering(n_clusters, self.embedding_dim, float(self.alpha))
 
     def _joint_callbacks(self, data, dataset):
-        return [_RefreshDECTarget(data.X_target, int(self.update_interval))]
+        return [PeriodicRefresh(partial(_dec_soft_assignment, data.X_target), _dec_store_target,
+                                every=int(self.update_interval), release=_dec_release_target)]
 
 
 @_with_params
@@ -797,7 +753,7 @@ class DCNAdapter(_AdaptiveClustering):
     """
 
     def __init__(self, n_clusters=None, *, use_source="all", pretrain_epochs=15, epochs=10,
-                 lambda_cluster=1.0, lambda_source=1.0, lambda_kshot=1.0, augment=1.0,
+                 lambda_cluster=1.0, lambda_source=1.0, lambda_kshot=1.0, augment=0.6,
                  standardize_embedding=True, init="spectral",
                  init_neighbors=10, init_features="auto",
                  lambda_pseudo=10.0, pseudo_refresh=2, lambda_source_pretrain=30.0,

@@ -18,7 +18,6 @@ from skhda.ccn import (
     CCNPlus,
     ClassBalancedBatchIterator,
     SimilarityNetwork,
-    pair_precision_recall,
 )
 from skhda.metrics import cluster_accuracy
 from skhda.nn.pairwise import (
@@ -101,17 +100,6 @@ def test_class_balanced_iterator():
         assert sorted(counts[counts > 0].tolist()) == [10, 10, 10]
         assert counts[8] == 0
         assert len(batch.target.X) == 7
-
-
-def test_pair_precision_recall_by_hand():
-    y = [0, 0, 1, 1]
-    S = np.array([[1, 1, 1, 0], [1, 1, 0, 0], [1, 0, 1, 0], [0, 0, 0, 1]], float)
-    # off-diagonal: true similar (0,1),(1,0),(2,3),(3,2); predicted (0,1),(1,0),(0,2),(2,0)
-    r = pair_precision_recall(y, S)
-    assert r["similar_precision"] == 0.5 and r["similar_recall"] == 0.5
-    assert r["dissimilar_precision"] == 6 / 8 and r["dissimilar_recall"] == 6 / 8
-    with pytest.raises(ValueError, match="similarity"):
-        pair_precision_recall(y, S[:3])
 
 
 # ------------------------------------------------------ an unseen-class task

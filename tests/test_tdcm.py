@@ -124,7 +124,7 @@ def test_fit_predict_transform_shapes(blobs):
     assert est.predict(Xs, domain="source").shape == (len(Xs),)
     assert est.cluster_centers_.shape == (3, 4) and est.n_features_in_ == 2
     assert not hasattr(est, "classes_")
-    assert "train_clustering" in est.history_[-1]
+    assert "train_cluster" in est.history_[-1]
     assert 0.0 <= est.score(Xt, yt) <= 1.0
     assert clone(est).fit_predict(Xs, None, Xt).shape == (len(Xt),)
 
