@@ -71,6 +71,14 @@ def needs_target(cls):
     return cls()._capabilities().requires_target
 
 
+def y_target_for(cls, n):
+    """None, or a few labelled target rows when the estimator needs target labels."""
+    if not getattr(cls()._capabilities(), "requires_target_labels", False):
+        return None
+    i = np.arange(n)
+    return np.where(i % 3 == 0, (i // 3) % 3, -1)
+
+
 def stages_of(cls):
     est = cls()
     return tuple(getattr(est, "_stages", None) or (getattr(est, "_main_stage", "train"),))
@@ -133,39 +141,41 @@ def fit_cases(cls, Xs, ys, Xt, yt):
         strings = np.full(len(Xt), -1, dtype=object)
         strings[0] = "a"
         cases.append(("y-target-type-differs", "y_target", (Xs, ys, Xt, strings), {}))
+    y_ok = y_target_for(cls, len(Xt))
+    ok = (Xs, ys, Xt) if y_ok is None else (Xs, ys, Xt, y_ok)   # valid data
     params = params_of(cls)
     if "n_clusters" in params:
         cases.append(("fewer-rows-than-clusters", "X_target", (Xs, ys, Xt[:3]),
                       {"n_clusters": 5}))
     if "device" in params:
         cases += [
-            ("device-meta", "device", (Xs, ys, Xt), {"device": "meta"}),
-            ("device-unknown", "device", (Xs, ys, Xt), {"device": "gpu0"}),
-            ("device-type", "device", (Xs, ys, Xt), {"device": 3}),
+            ("device-meta", "device", ok, {"device": "meta"}),
+            ("device-unknown", "device", ok, {"device": "gpu0"}),
+            ("device-type", "device", ok, {"device": 3}),
         ]
         if not torch.cuda.is_available():
-            cases += [("device-cuda", "device", (Xs, ys, Xt), {"device": "cuda"}),
-                      ("device-torch-cuda", "device", (Xs, ys, Xt),
+            cases += [("device-cuda", "device", ok, {"device": "cuda"}),
+                      ("device-torch-cuda", "device", ok,
                        {"device": torch.device("cuda")})]
         if not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
-            cases.append(("device-mps", "device", (Xs, ys, Xt), {"device": "mps"}))
+            cases.append(("device-mps", "device", ok, {"device": "mps"}))
     if "callbacks" in params:
         cases += [
-            ("callback-object", "callbacks", (Xs, ys, Xt), {"callbacks": [object()]}),
-            ("callback-valid-loss", "callbacks", (Xs, ys, Xt),
+            ("callback-object", "callbacks", ok, {"callbacks": [object()]}),
+            ("callback-valid-loss", "callbacks", ok,
              {"callbacks": [EarlyStopping()]}),
-            ("callback-not-a-list", "callbacks", (Xs, ys, Xt), {"callbacks": EarlyStopping()}),
-            ("callback-stage-list", "callbacks", (Xs, ys, Xt),
+            ("callback-not-a-list", "callbacks", ok, {"callbacks": EarlyStopping()}),
+            ("callback-stage-list", "callbacks", ok,
              {"callbacks": {stages_of(cls)[0]: EarlyStopping(monitor="train_loss")}}),
         ]
         if getattr(cls(), "_stages", None):
-            cases.append(("callback-unknown-stage", "callbacks", (Xs, ys, Xt),
+            cases.append(("callback-unknown-stage", "callbacks", ok,
                           {"callbacks": {"no-such-stage": []}}))
     for name, bad in [("epochs", -1), ("lr", -1.0), ("batch_size", 0), ("embedding_dim", 0)]:
         if name in params:
-            cases.append((f"bad-{name}", name, (Xs, ys, Xt), {name: bad}))
+            cases.append((f"bad-{name}", name, ok, {name: bad}))
     if "random_state" in params:
-        cases.append(("bad-random_state", "random_state", (Xs, ys, Xt), {"random_state": "foo"}))
+        cases.append(("bad-random_state", "random_state", ok, {"random_state": "foo"}))
     return cases
 
 
@@ -212,7 +222,7 @@ def fitted(task):
 
     def get(cls):
         if cls not in cache:
-            cache[cls] = tiny(cls).fit(Xs, ys, Xt)
+            cache[cls] = tiny(cls).fit(Xs, ys, Xt, y_target_for(cls, len(Xt)))
         return cache[cls]
 
     return get
@@ -250,7 +260,7 @@ def test_unusual_but_valid_inputs_fit(cls, task):
         "int": (np.rint(Xs).astype(np.int64), ys, np.rint(Xt).astype(np.int64)),
     }
     for label, args in variants.items():
-        est = tiny(cls).fit(*args)
+        est = tiny(cls).fit(*args, y_target_for(cls, len(Xt)))
         assert est.predict(args[2]).shape == (len(Xt),), label
 
 
@@ -278,7 +288,7 @@ def test_non_finite_loss_stops_with_a_clear_error(cls, task):
     Xs, ys, Xt, yt = task
     est = tiny(cls)
     try:
-        est.fit(Xs * 1e30, ys, Xt * 1e30)
+        est.fit(Xs * 1e30, ys, Xt * 1e30, y_target_for(cls, len(Xt)))
     except FloatingPointError as exc:
         msg = str(exc)
         assert cls.__name__ in msg and "stage" in msg and "epoch" in msg, msg
@@ -319,7 +329,7 @@ def test_any_row_count_trains_at_default_batch_sizes(cls, r):
     Xs, Xt = rng.normal(size=(n_s, 6)), rng.normal(size=(n_t, 6))
     ys = np.arange(n_s) % 3
     kw = {k: v for k, v in tiny_params(cls).items() if k != "batch_size"}
-    est = cls(**kw).fit(Xs, ys, Xt)
+    est = cls(**kw).fit(Xs, ys, Xt, y_target_for(cls, n_t))
     assert est.predict(Xt).shape == (n_t,)
 
 
@@ -328,7 +338,7 @@ def test_any_row_count_trains_at_default_batch_sizes(cls, r):
 def test_as_many_target_rows_as_clusters(cls, task):
     Xs, ys, Xt, yt = task
     for n in (3, 4):
-        est = tiny(cls, n_clusters=3).fit(Xs, ys, Xt[:n])
+        est = tiny(cls, n_clusters=3).fit(Xs, ys, Xt[:n], y_target_for(cls, n))
         assert est.predict(Xt[:n]).shape == (n,)
 
 
@@ -339,7 +349,7 @@ def test_one_or_two_target_rows_train(cls, task):
     if "clusterer" in params_of(cls) and not extra:
         extra["clusterer"] = KMeans(n_clusters=1, n_init=1)
     for n in (1, 2):
-        est = tiny(cls, **extra).fit(Xs, ys, Xt[:n])
+        est = tiny(cls, **extra).fit(Xs, ys, Xt[:n], y_target_for(cls, n))
         assert est.predict(Xt[:n]).shape == (n,)
 
 
@@ -387,7 +397,7 @@ def test_interrupt_in_any_stage_stops_the_fit_and_leaves_it_unfitted(cls, stage,
     est = tiny(cls, callbacks={stage: [_SigintAt()]} if getattr(cls(), "_stages", None)
                else [_SigintAt()])
     try:
-        est.fit(Xs, ys, Xt)
+        est.fit(Xs, ys, Xt, y_target_for(cls, len(Xt)))
     except KeyboardInterrupt:
         pass
     else:   # the stage is off at these parameters (e.g. an optional pretraining)
