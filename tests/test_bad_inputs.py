@@ -468,6 +468,26 @@ def test_similarity_network_failed_or_interrupted_fit_leaves_it_unfitted(task):
         G.set_params(callbacks=None).fit(Xs * 1e39, ys)
 
 
+def test_similarity_network_bad_input_names_the_argument(task):
+    Xs, ys, Xt, yt = task
+    nan = Xs.copy()
+    nan[0, 0] = np.nan
+    cases = [("X", (nan, ys)), ("X", (Xs * 1e39, ys)), ("X", (Xs[:, 0], ys)),
+             ("X", (sp.csr_matrix(Xs), ys)), ("X", (np.full(Xs.shape, "a", dtype=object), ys)),
+             ("y", (Xs, ys[:-1])), ("y", (Xs, np.zeros_like(ys))), ("y", (Xs, ys + 0.5))]
+    for name, args in cases:
+        G = SimilarityNetwork(epochs=1, device="cpu")
+        with pytest.raises((ValueError, TypeError)) as info:
+            G.fit(*args)
+        assert name in str(info.value), str(info.value)
+        assert not hasattr(G, "device_")
+    G = SimilarityNetwork(classes_per_batch=3, epochs=1, device="cpu", random_state=0)
+    G.fit(Xs, ys)
+    for X in (Xt[:, :5], Xt * 1e39):
+        with pytest.raises(ValueError, match="X"):
+            G.similarity_matrix(X)
+
+
 def test_similarity_matrix_blocks_from_a_memory_budget():
     torch.manual_seed(0)
     head = PairwiseSimilarityHead(3, hidden_dim=7)
