@@ -712,12 +712,16 @@ def batched_apply(fn, X, device, batch_size=1024, module=None):
 
     ``module`` (if given) is put in eval mode for the call and restored after.
     The blocks are written into one preallocated array (memory: the result
-    plus one block). A float result with NaN or infinite values raises a
-    ``ValueError``: outputs are never silently non-finite.
+    plus one block). NaN or infinite values in a float result, or in the
+    output of any direct submodule of ``module`` (so that labels computed
+    from a NaN embedding are not silently returned), raise a ``ValueError``.
     """
     was_training = module.training if module is not None else None
+    hooks = []
     if module is not None:
         module.eval()
+        hooks = [child.register_forward_hook(_check_finite_output)
+                 for child in module.children()]
     try:
         X = torch.as_tensor(X)
         result = None
@@ -732,12 +736,26 @@ def batched_apply(fn, X, device, batch_size=1024, module=None):
             bad = int((~np.isfinite(result.reshape(len(result), -1))).any(1).sum())
             raise ValueError(
                 f"X: the network gives NaN or infinite values for {bad} of {len(X)} rows "
-                "(inputs far beyond the scale of the fitted data?); scale X as in fit."
+                f"{_NON_FINITE_HINT}"
             )
         return result
     finally:
+        for hook in hooks:
+            hook.remove()
         if module is not None:
             module.train(was_training)
+
+
+_NON_FINITE_HINT = "(inputs far beyond the scale of the fitted data?); scale X as in fit."
+
+
+def _check_finite_output(module, inputs, output):
+    if isinstance(output, torch.Tensor) and output.is_floating_point() \
+            and not bool(torch.isfinite(output).all()):
+        raise ValueError(
+            f"X: the network's {type(module).__name__} gives NaN or infinite values "
+            f"{_NON_FINITE_HINT}"
+        )
 
 
 @torch.no_grad()

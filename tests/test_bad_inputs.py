@@ -26,6 +26,7 @@ from skorch.callbacks import Callback, Checkpoint, EarlyStopping
 
 from skhda import CKM, TDCM, Domain, DomainBatchIterator, DomainDataset
 from skhda._base import check_callbacks, resolve_device
+from skhda._training import batched_apply
 from skhda.ccn import SimilarityNetwork
 from skhda.metrics import (
     bcubed_f1_score,
@@ -503,6 +504,29 @@ def test_similarity_matrix_blocks_from_a_memory_budget():
         S = head.similarity_matrix(z, block=30)
         ref = head(z).softmax(1)[:, 1].reshape(30, 30)
     torch.testing.assert_close(S, ref)
+
+
+def test_batched_apply_refuses_non_finite_outputs_even_behind_an_argmax():
+    class M(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.encoder = torch.nn.Linear(2, 3)
+
+        def labels(self, x):
+            return self.encoder(x).argmax(1)
+
+    m = M()
+    X = np.ones((4, 2), dtype=np.float32)
+    assert batched_apply(m.labels, X, "cpu", module=m).shape == (4,)
+    X[2] = np.float32(3e38)   # finite, but overflows in the layer
+    with torch.no_grad():
+        m.encoder.weight.fill_(10.0)
+    with pytest.raises(ValueError, match="X: the network's Linear gives NaN or infinite"):
+        batched_apply(m.labels, X, "cpu", module=m)
+    with pytest.raises(ValueError, match="X: the network gives NaN or infinite values for 1 of 4"):
+        batched_apply(m.encoder, X, "cpu")
+    assert m.training                                 # mode restored, hooks removed
+    assert not m.encoder._forward_hooks
 
 
 # ------------------------------------------------------- device, callbacks
