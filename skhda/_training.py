@@ -630,6 +630,7 @@ class DomainNet(NeuralNet):
         state = super().__getstate__()
         state.pop("_term_sums", None)
         state.pop("_mode", None)
+        state.pop("_sigint_watch", None)   # e.g. Checkpoint(f_pickle=...) during training
         return state
 
     def __setstate__(self, state):
