@@ -11,8 +11,11 @@ little over a hand-written loop (``benchmarks/bench_training_overhead.py``).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
+import signal
+import threading
 from types import SimpleNamespace
 
 import numpy as np
@@ -29,8 +32,10 @@ __all__ = [
     "DomainDataset",
     "DomainNet",
     "LinearSchedule",
+    "PeriodicRefresh",
     "adapt_batchnorm",
     "batched_apply",
+    "best_of",
 ]
 
 
@@ -39,7 +44,10 @@ class DomainDataset(Dataset):
 
     Each group (a *part*) is a dict of tensors sharing their first dimension.
     Parts may have different lengths and are batched independently by
-    :class:`DomainBatchIterator`.
+    :class:`DomainBatchIterator`. Every part gets its row indices as
+    ``index`` (``arange`` unless given), so that a batch can read per-row
+    quantities stored elsewhere (pseudo-labels, a target distribution, a
+    graph) by ``batch.<part>.index``.
 
     Parameters
     ----------
@@ -56,6 +64,8 @@ class DomainDataset(Dataset):
             lengths = {len(v) for v in arrays.values()}
             if len(lengths) != 1:
                 raise ValueError(f"Part {name!r} has tensors of different lengths {lengths}.")
+            if "index" not in arrays:
+                arrays["index"] = torch.arange(lengths.pop())
             self.parts[name] = arrays
 
     def lengths(self):
@@ -105,6 +115,14 @@ class DomainBatchIterator:
     from in-memory tensors with one index per part and step (no per-sample
     collation).
 
+    No part ever yields a one-row batch (a BatchNorm layer in training mode
+    cannot normalise one row): when a part's rows leave a last batch of one
+    row (``n = batch_size * m + 1``, ``m >= 1``), that row joins the batch
+    before it (``batch_size + 1`` rows), so the part needs ``m`` batches; a
+    part of a single row gives that row twice per step (a mean loss is
+    unchanged). Both rules are deterministic: the same ``n`` always gives
+    the same batch sizes.
+
     Parameters
     ----------
     dataset : DomainDataset
@@ -148,12 +166,17 @@ class DomainBatchIterator:
         sizes = {n: (self.batch_sizes or {}).get(n, self.batch_size) for n in lengths}
         return lengths, {n: min(max(int(sizes[n]), 1), lengths[n]) for n in lengths}
 
+    def _n_batches(self, n, size):
+        """Batches of one pass over ``n`` rows: a one-row remainder joins the last batch."""
+        if self.drop_last:
+            return n // size
+        return n // size if n % size == 1 and n > size else math.ceil(n / size)
+
     def __len__(self):
         if self.steps_per_epoch is not None:
             return int(self.steps_per_epoch)
         lengths, sizes = self._sizes()
-        rnd = math.floor if self.drop_last else math.ceil
-        return max(1, max(rnd(lengths[n] / sizes[n]) for n in lengths))
+        return max(1, max(self._n_batches(lengths[n], sizes[n]) for n in lengths))
 
     def _order(self, n, device):
         if self.shuffle:
@@ -164,20 +187,24 @@ class DomainBatchIterator:
         lengths, sizes = self._sizes()
         parts = self.dataset.parts
         steps = len(self)
-        rnd = math.floor if self.drop_last else math.ceil
         # parts that need as many batches as the epoch has end it with a short
-        # batch; the others are cycled, wrapping around so that every row is
-        # seen once before any row is seen again
-        exact = {n for n in parts
-                 if self.steps_per_epoch is None and rnd(lengths[n] / sizes[n]) == steps}
+        # batch (never of one row: see the class docstring); the others are
+        # cycled, wrapping around so that every row is seen once before any
+        # row is seen again
+        exact = {n for n in parts if self.steps_per_epoch is None
+                 and self._n_batches(lengths[n], sizes[n]) == steps}
         devices = {n: next(iter(a.values())).device for n, a in parts.items()}
         orders = {n: self._order(lengths[n], devices[n]) for n in parts}
         cursors = dict.fromkeys(parts, 0)
-        for _ in range(steps):
+        for step in range(steps):
             batch = {}
             for name, arrays in parts.items():
                 start, size, n = cursors[name], sizes[name], lengths[name]
-                if name in exact or start + size <= n:
+                if n == 1:   # one row: given twice, so that a BatchNorm can train on it
+                    idx = orders[name][[0, 0]]
+                elif name in exact or start + size <= n:
+                    if name in exact and step == steps - 1 and not self.drop_last:
+                        size = n - start   # the last batch takes a one-row remainder
                     idx = orders[name][start:start + size]
                     cursors[name] = start + size
                 else:
@@ -268,6 +295,8 @@ class LinearSchedule(Callback):
         self.attribute = attribute
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
+        if self.name is not None and hasattr(net, "_check_loss_terms"):
+            net._check_loss_terms([self.name], "LinearSchedule sets the weight of")
         self._step = 0
         self._total = max(1, len(net.get_iterator(X, training=True)) * net.max_epochs)
         self._apply(net)
@@ -289,6 +318,93 @@ class LinearSchedule(Callback):
             net.loss_weights_[self.name] = value
 
 
+class PeriodicRefresh(Callback):
+    """Recompute a whole-domain quantity every ``every`` steps or epochs, and store it.
+
+    For quantities a loss needs over *all* rows of a domain while batches
+    see only some (DEC's target distribution, pseudo-labels, a kNN graph):
+    ``compute(net)`` recomputes it (e.g. with :func:`batched_apply` over the
+    domain's rows) and ``store(net, value)`` puts it where the module's
+    ``forward`` reads it, usually a buffer indexed by ``batch.<part>.index``
+    (every :class:`DomainDataset` part has the row indices).
+
+    Parameters
+    ----------
+    compute : callable
+        ``compute(net) -> value``.
+    store : callable or str
+        ``store(net, value)``, or the attribute path of a buffer of
+        ``net.module_`` that is overwritten in place (``copy_``).
+    every : int, default=1
+        Refresh before step / epoch ``t`` (0-based, counted over the whole
+        stage) when ``t % every == 0``.
+    unit : {"step", "epoch"}, default="step"
+    at_start : bool, default=True
+        Also refresh before the first step / epoch (False when the value was
+        initialised before training).
+    release : callable, optional
+        ``release(net)``, called when training ends (e.g. to drop a
+        training-time quantity so that it is not pickled with the model).
+
+    The callback is for one training run: when it ends, ``compute``,
+    ``store`` and ``release`` are dropped, so the data they hold (e.g. a
+    ``functools.partial`` over the domain's rows) is not kept or pickled
+    with the fitted net.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skhda._training import PeriodicRefresh
+    >>> seen = []
+    >>> cb = PeriodicRefresh(lambda net: len(seen), lambda net, v: seen.append(v), every=2)
+    >>> cb.on_train_begin(None)
+    >>> for _ in range(5):
+    ...     cb.on_batch_begin(None, training=True)
+    >>> seen
+    [0, 1, 2]
+    """
+
+    def __init__(self, compute, store, every=1, unit="step", at_start=True, release=None):
+        if unit not in ("step", "epoch"):
+            raise ValueError(f"unit must be 'step' or 'epoch', got {unit!r}.")
+        self.compute = compute
+        self.store = store
+        self.every = every
+        self.unit = unit
+        self.at_start = at_start
+        self.release = release
+
+    def on_train_begin(self, net, **kwargs):
+        self._step = 0
+
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+        if self.unit == "step" and training:
+            self._maybe_refresh(net, self._step)
+            self._step += 1
+
+    def on_epoch_begin(self, net, **kwargs):
+        if self.unit == "epoch":
+            self._maybe_refresh(net, len(net.history) - 1)   # epochs done before this one
+
+    def _maybe_refresh(self, net, t):
+        if t % int(self.every) or (t == 0 and not self.at_start):
+            return
+        value = self.compute(net)
+        if callable(self.store):
+            self.store(net, value)
+        else:
+            obj = net.module_
+            *path, last = self.store.split(".")
+            for name in path:
+                obj = getattr(obj, name)
+            getattr(obj, last).copy_(torch.as_tensor(value))
+
+    def on_train_end(self, net, **kwargs):
+        if self.release is not None:
+            self.release(net)
+        self.compute = self.store = self.release = None
+
+
 class _StageLog(Callback):
     """Print which stage is training (verbose only)."""
 
@@ -300,14 +416,57 @@ class _StageLog(Callback):
         print(f"[{self.owner}] stage {self.stage!r}: {net.max_epochs} epochs", flush=True)
 
 
+class _Interrupted(BaseException):
+    """Carries a KeyboardInterrupt past skorch's ``except KeyboardInterrupt``."""
+
+
+class _SigintWatch:
+    """Record whether a SIGINT arrived (main thread only); Python's handling is unchanged."""
+
+    def __enter__(self):
+        self.seen, self._previous = False, None
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.getsignal(signal.SIGINT)
+            if callable(previous):   # SIG_IGN / SIG_DFL / None: leave them alone
+                self._previous = previous
+                signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        self.seen = True
+        self._previous(signum, frame)
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+        return False
+
+
+def _raised_by_callback(exc):
+    """Whether ``exc`` was raised inside a skorch callback's own code."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and isinstance(tb.tb_frame.f_locals.get("self"), Callback)
+
+
 class DomainNet(NeuralNet):
     """A skorch net whose module returns named loss terms for a :class:`DomainBatch`.
 
     ``module.forward(batch)`` returns a dict ``{term: scalar tensor}``; the
-    training loss is ``sum(loss_weights.get(term, 1) * value)``. When there
+    training loss is ``sum(loss_weights.get(term, 1) * value)``. A module
+    declares the terms it can return in a ``loss_terms`` class attribute
+    (e.g. ``("ce", "cluster")``): the net then rejects a ``loss_weights``
+    key that names none of them (a mistyped weight would otherwise be
+    silently 1) and a returned term that is not declared. When there
     is more than one term, each term's (unweighted) mean over the epoch's
     batches is recorded in the history as ``train_<term>`` (one device
     synchronisation per epoch, not per batch).
+
+    A non-finite training loss stops training at once with a
+    ``FloatingPointError`` naming the owner, the stage, the epoch and the
+    terms that overflowed; a ``KeyboardInterrupt`` (Ctrl-C) propagates
+    (skorch's own ``fit`` would end the stage quietly and return).
 
     Parameters
     ----------
@@ -315,17 +474,22 @@ class DomainNet(NeuralNet):
     loss_weights : dict, optional
         Weight of each loss term (default 1). Callbacks may change the
         fitted copy ``loss_weights_`` during training (e.g. warm-up).
+    stage, owner : str, optional
+        The stage's and the estimator's names, used in error messages.
     **kwargs
         Passed to :class:`skorch.NeuralNet` (``optimizer``, ``lr``,
         ``max_epochs``, ``batch_size``, ``device``, ``callbacks``,
         ``iterator_train__*`` ...).
     """
 
-    def __init__(self, module, *args, loss_weights=None, criterion=torch.nn.Identity, **kwargs):
+    def __init__(self, module, *args, loss_weights=None, criterion=torch.nn.Identity,
+                 stage=None, owner=None, **kwargs):
         kwargs.setdefault("train_split", None)
         kwargs.setdefault("iterator_train", DomainBatchIterator)
         super().__init__(module, *args, criterion=criterion, **kwargs)
         self.loss_weights = loss_weights
+        self.stage = stage
+        self.owner = owner
 
     # the callbacks a user does not ask for only cost time per batch
     @property
@@ -340,7 +504,21 @@ class DomainNet(NeuralNet):
         self.loss_weights_ = dict(self.loss_weights or {})
         self._term_sums = {}
         self._term_count = 0
-        return super().initialize()
+        self._terms_checked = False
+        super().initialize()
+        self._check_loss_terms(self.loss_weights_, "loss_weights names")
+        return self
+
+    def _check_loss_terms(self, names, what):
+        declared = getattr(self.module_, "loss_terms", None)
+        if declared is None:
+            return
+        unknown = sorted(set(names) - set(declared))
+        if unknown:
+            raise ValueError(
+                f"{what} {unknown}, which {type(self.module_).__name__} does not return; its "
+                f"loss terms are {list(declared)}."
+            )
 
     def set_params(self, **kwargs):
         super().set_params(**kwargs)
@@ -364,7 +542,36 @@ class DomainNet(NeuralNet):
     def infer(self, x, **fit_params):
         return self.module_(x, **fit_params)
 
+    # skorch ends training quietly on any KeyboardInterrupt and returns as if
+    # done, so a multi-stage fit would go on to its next stage. A callback
+    # raising KeyboardInterrupt is skorch's way to stop a stage early
+    # (EarlyStopping does it), and keeps that meaning; any other interrupt,
+    # above all a real Ctrl-C (SIGINT, wherever it lands), propagates, after
+    # the callbacks have been told that training ended
+    def fit_loop(self, X, y=None, *args, **kwargs):
+        try:
+            return super().fit_loop(X, y, *args, **kwargs)
+        except KeyboardInterrupt as exc:
+            watch = getattr(self, "_sigint_watch", None)
+            if (watch is not None and watch.seen) or not _raised_by_callback(exc):
+                raise _Interrupted from exc
+            raise   # a callback's early stop: skorch ends the stage
+
+    def partial_fit(self, X, y=None, classes=None, **fit_params):
+        with _SigintWatch() as self._sigint_watch:
+            try:
+                return super().partial_fit(X, y, classes, **fit_params)
+            except _Interrupted as exc:
+                with contextlib.suppress(Exception):
+                    self.notify("on_train_end", X=X, y=y)
+                raise exc.__cause__.with_traceback(exc.__cause__.__traceback__) from None
+            finally:
+                del self._sigint_watch
+
     def get_loss(self, y_pred, y_true=None, X=None, training=False):
+        if not self._terms_checked:   # once per fit: the module returns declared terms
+            self._check_loss_terms(y_pred, "the module returned loss terms")
+            self._terms_checked = True
         weights = self.loss_weights_
         loss = None
         log = training and len(y_pred) > 1
@@ -384,6 +591,31 @@ class DomainNet(NeuralNet):
         self._term_sums = {}
         self._term_count = 0
 
+    def on_batch_end(self, net, batch=None, training=False, **kwargs):
+        super().on_batch_end(net, batch=batch, training=training, **kwargs)
+        if training:
+            # skorch has already read the step's loss as a float (one sync per
+            # step that it makes anyway): checking it costs no device time
+            loss = self.history[-1]["batches"][-1].get("train_loss")
+            if loss is not None and not math.isfinite(loss):
+                self._raise_non_finite(loss)
+
+    def _raise_non_finite(self, loss):
+        owner, stage = getattr(self, "owner", None), getattr(self, "stage", None)
+        where = f"{owner or 'skhda'}: the training loss"
+        if stage is not None:
+            where += f" of stage {stage!r}"
+        epoch = len(self.history)
+        terms = [name for name, total in self._term_sums.items()
+                 if not bool(torch.isfinite(total))]
+        which = f" (terms {', '.join(map(repr, terms))})" if terms else ""
+        raise FloatingPointError(
+            f"{where} became {loss}{which} in epoch {epoch}/{self.max_epochs}, step "
+            f"{len(self.history[-1]['batches'])}. Training stopped: the weights are no longer "
+            "usable. Try scaling the inputs (e.g. StandardScaler, or pixels to [0, 1]) or a "
+            f"lower lr (now {self.lr})."
+        )
+
     def on_epoch_end(self, net, **kwargs):
         super().on_epoch_end(net, **kwargs)
         if self._term_count:
@@ -398,9 +630,11 @@ class DomainNet(NeuralNet):
         state = super().__getstate__()
         state.pop("_term_sums", None)
         state.pop("_mode", None)
+        state.pop("_sigint_watch", None)   # e.g. Checkpoint(f_pickle=...) during training
         return state
 
     def __setstate__(self, state):
+        state.setdefault("_terms_checked", False)
         state.setdefault("_term_sums", {})
         state.setdefault("_term_count", 0)
         super().__setstate__(state)
@@ -442,6 +676,8 @@ def make_net(
         verbose=verbose,
         callbacks=cbs,
         loss_weights=loss_weights,
+        stage=stage,
+        owner=owner,
         iterator_train__seed=seed,
         iterator_train__batch_sizes=batch_sizes,
         iterator_train__steps_per_epoch=steps_per_epoch,
@@ -449,24 +685,78 @@ def make_net(
     )
 
 
+def best_of(candidates, loss):
+    """The candidate with the lowest ``loss(candidate)`` (the first on ties), and all losses.
+
+    The restart rule of :class:`~sklearn.cluster.KMeans` (``n_init``), for
+    fits restarted from several initialisations and for prediction-time
+    restarts. ``candidates`` may be a generator, so that each candidate is
+    built (trained) only when its turn comes and only the best is kept.
+
+    Examples
+    --------
+    >>> best_of([3, 1, 2, 1], loss=lambda c: c * 10)
+    (1, [30.0, 10.0, 20.0, 10.0])
+    """
+    best, best_loss, losses = None, None, []
+    for candidate in candidates:
+        value = float(loss(candidate))
+        losses.append(value)
+        if best_loss is None or value < best_loss:
+            best, best_loss = candidate, value
+    return best, losses
+
+
 @torch.no_grad()
 def batched_apply(fn, X, device, batch_size=1024, module=None):
     """Apply ``fn`` to row blocks of ``X`` on ``device`` and return a numpy array.
 
     ``module`` (if given) is put in eval mode for the call and restored after.
+    The blocks are written into one preallocated array (memory: the result
+    plus one block). NaN or infinite values in a float result, or in the
+    output of any direct submodule of ``module`` (so that labels computed
+    from a NaN embedding are not silently returned), raise a ``ValueError``.
     """
     was_training = module.training if module is not None else None
+    hooks = []
     if module is not None:
         module.eval()
+        hooks = [child.register_forward_hook(_check_finite_output)
+                 for child in module.children()]
     try:
         X = torch.as_tensor(X)
-        out = []
+        result = None
         for start in range(0, len(X), batch_size):
-            out.append(fn(X[start:start + batch_size].to(device)).detach().cpu())
-        return torch.cat(out).numpy() if out else np.empty((0,))
+            block = fn(X[start:start + batch_size].to(device)).detach().cpu().numpy()
+            if result is None:
+                result = np.empty((len(X), *block.shape[1:]), dtype=block.dtype)
+            result[start:start + len(block)] = block
+        if result is None:
+            return np.empty((0,))
+        if result.dtype.kind == "f" and not np.isfinite(result).all():
+            bad = int((~np.isfinite(result.reshape(len(result), -1))).any(1).sum())
+            raise ValueError(
+                f"X: the network gives NaN or infinite values for {bad} of {len(X)} rows "
+                f"{_NON_FINITE_HINT}"
+            )
+        return result
     finally:
+        for hook in hooks:
+            hook.remove()
         if module is not None:
             module.train(was_training)
+
+
+_NON_FINITE_HINT = "(inputs far beyond the scale of the fitted data?); scale X as in fit."
+
+
+def _check_finite_output(module, inputs, output):
+    if isinstance(output, torch.Tensor) and output.is_floating_point() \
+            and not bool(torch.isfinite(output).all()):
+        raise ValueError(
+            f"X: the network's {type(module).__name__} gives NaN or infinite values "
+            f"{_NON_FINITE_HINT}"
+        )
 
 
 @torch.no_grad()
