@@ -40,7 +40,7 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from ._base import BaseDeepDA
+from ._base import TRAINING_PARAMETERS_DOC, BaseDeepDA, with_parameters_doc
 from ._training import DomainDataset
 from ._validation import Integral, Interval, Real, StrOptions
 from .nn.graph import (
@@ -60,6 +60,8 @@ __all__ = ["XDC"]
 # ------------------------------------------------------------- modules
 class _FeatureModel(nn.Module):
     """Stage 1: encoder + source classifier, with the DANN discriminator (eq. 1)."""
+
+    loss_terms = ("ce", "adversarial")
 
     def __init__(self, encoder, embedding_dim, n_classes, adversarial, augment=0.0):
         super().__init__()
@@ -93,6 +95,8 @@ class _LinkModel(nn.Module):
     fitted estimator does not carry the source rows.
     """
 
+    loss_terms = ("link",)
+
     def __init__(self, gcn, k1, k2, u, similarity, features=None, knn=None, labels=None):
         super().__init__()
         self.gcn = gcn
@@ -117,6 +121,7 @@ class _LinkModel(nn.Module):
 
 
 # ------------------------------------------------------------ estimator
+@with_parameters_doc(TRAINING_PARAMETERS_DOC, marker="TRAINING_PARAMETERS")
 class XDC(BaseDeepDA):
     """Adversarial cross-domain clustering: a linkage GCN clusters unseen classes, K unknown.
 
@@ -177,10 +182,6 @@ class XDC(BaseDeepDA):
     embedding_dim : int, default=64
     hidden_dims : sequence of int, default=(256, 128)
         Hidden layers of the default MLP encoder (vectors).
-    encoder : torch.nn.Module or dict, default=None
-        A user encoder, or ``{"source": ..., "target": ...}``.
-    input_shape : tuple, default=None
-        Shape of one image when images come flat, e.g. ``(28, 28)``.
     augment : float, default=0.0
         Strength of a random affine jitter of the image rows in stage 1
         (:class:`skhda.nn.layers.RandomAffine`; ours, 0: off; vectors pass
@@ -189,13 +190,8 @@ class XDC(BaseDeepDA):
         Stage-1 epochs.
     batch_size : int, default=128
         Stage-1 rows per domain and step.
-    lr : float, default=1e-3
-        Adam learning rate of both stages.
-    device : str, default="auto"
-    random_state : int, RandomState or None, default=None
-    verbose : int, default=0
-    callbacks : list of skorch callbacks, or dict of stage -> list, default=None
-        Stages: "encoder" (the main one) and "gcn".
+    TRAINING_PARAMETERS
+        The stages are ``"encoder"`` (the main one) and ``"gcn"``.
 
     Attributes
     ----------
@@ -249,6 +245,7 @@ class XDC(BaseDeepDA):
     """
 
     _main_stage = "encoder"
+    _stages = ("encoder", "gcn")
 
     _parameter_constraints: dict = {
         **BaseDeepDA._parameter_constraints,
@@ -268,11 +265,7 @@ class XDC(BaseDeepDA):
         "similarity_feature": ["boolean"],
         "gcn_epochs": [Interval(Integral, 0, None, closed="left")],
         "gcn_batch_size": [Interval(Integral, 1, None, closed="left")],
-        "embedding_dim": [Interval(Integral, 1, None, closed="left")],
         "augment": [Interval(Real, 0, None, closed="left")],
-        "epochs": [Interval(Integral, 0, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "lr": [Interval(Real, 0, None, closed="neither")],
     }
 
     def __init__(self, n_clusters=None, *, lambda_adversarial=0.1, k1=20, k2=5, u=5,
