@@ -114,8 +114,8 @@ def run_task(args, seed, out):
         if name.lower() not in methods:
             continue
         t = time.time()
-        est = XDC(lambda_adversarial=lam, random_state=seed, device=args.device,
-                  **xdc_params(args)).fit(Xs, ys, Xt)
+        est = XDC(**{"lambda_adversarial": lam, "random_state": seed, "device": args.device,
+                     **xdc_params(args)}).fit(Xs, ys, Xt)
         fit_s = time.time() - t
         fitted[name] = est
         write(out, {**base, "method": f"{name} (merge, ours)", **logged(xdc_params(args)),
@@ -200,8 +200,9 @@ def table(paths):
         for line in Path(path).read_text().splitlines():
             r = json.loads(line)
             if r["method"] != "grid" and not r["task"].endswith("proxy"):
-                tuned = {k: r[k] for k in ("link_threshold", "max_cluster_size",
-                                           "min_cluster_size", "merge_threshold") if k in r}
+                tuned = {k: r[k] for k in ("lambda_adversarial", "link_threshold",
+                                           "max_cluster_size", "min_cluster_size",
+                                           "merge_threshold") if k in r}
                 method = r["method"] + (f" {json.dumps(tuned)}" if tuned else "")
                 groups[(r["task"], method, r.get("n_target"))].append(r)
     for (task, method, _), rs in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][2] or 0)):
