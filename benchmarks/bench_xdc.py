@@ -110,22 +110,25 @@ def run_task(args, seed, out):
         write(out, {**base, "method": "k-means (raw, true K)", **scores(yt, labels,
                                                                          time.time() - t)})
     fitted = {}
-    for name, lam in (("IPS", 0.0), ("XDC", 1.0)):
+    for name, lam in (("IPS", {"lambda_adversarial": 0.0}), ("XDC", {})):   # XDC: its default
         if name.lower() not in methods:
             continue
         t = time.time()
-        est = XDC(**{"lambda_adversarial": lam, "random_state": seed, "device": args.device,
+        est = XDC(**{**lam, "random_state": seed, "device": args.device,
                      **xdc_params(args)}).fit(Xs, ys, Xt)
         fit_s = time.time() - t
         fitted[name] = est
-        write(out, {**base, "method": f"{name} (merge, ours)", **logged(xdc_params(args)),
+        base_fit = {**base, "lambda_adversarial": est.lambda_adversarial}
+        write(out, {**base_fit, "method": f"{name} (merge, ours)", **logged(xdc_params(args)),
                     **scores(yt, est.labels_, fit_s)})
         t = time.time()
         plain = est.set_params(linkage="components").predict(Xt)
         est.set_params(linkage="merge")
-        write(out, {**base, "method": f"{name} (components, paper)", **logged(xdc_params(args)),
+        write(out, {**base_fit, "method": f"{name} (components, paper)",
+                    **logged(xdc_params(args)),
                     **scores(yt, plain, fit_s, time.time() - t)})
     if "XDC" in fitted and "kmeans-feat" in methods:
+        base = {**base, "lambda_adversarial": fitted["XDC"].lambda_adversarial}
         Z = fitted["XDC"].transform(Xt)
         Z = Z / np.linalg.norm(Z, axis=1, keepdims=True)
         t = time.time()
