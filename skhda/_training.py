@@ -114,6 +114,8 @@ class DomainBatchIterator:
         Per-part batch sizes (e.g. ``{"target": 96}``). A part smaller than
         its batch size is given whole at every step.
     shuffle : bool, default=True
+        Permute the rows of every pass. Without it, a part given whole at
+        every step is passed as it is (no copy).
     steps_per_epoch : int, optional
         Overrides the epoch length.
     drop_last : bool, default=False
@@ -177,6 +179,9 @@ class DomainBatchIterator:
             batch = {}
             for name, arrays in parts.items():
                 start, size, n = cursors[name], sizes[name], lengths[name]
+                if size == n and not self.shuffle:   # the whole part, in order: no gather
+                    batch[name] = SimpleNamespace(**arrays)
+                    continue
                 if name in exact or start + size <= n:
                     idx = orders[name][start:start + size]
                     cursors[name] = start + size

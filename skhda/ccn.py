@@ -430,11 +430,21 @@ class _TransferModel(_ClusteringModel):
 
     def forward(self, batch):
         s, t = batch.source, batch.target
-        # one pass over both domains, so BatchNorm sees the mixture it sees at inference
-        z = self.encoder(torch.cat([s.X, t.X]), "source")
+        lab = batch.labelled if "labelled" in batch else None
+        if self.encoder.shared:
+            # one pass over both domains, so BatchNorm sees the mixture it sees at inference
+            z = self.encoder(torch.cat([s.X, t.X]), "source")
+        else:   # per-domain encoders (heterogeneous features)
+            z = torch.cat([self.encoder(s.X, "source"), self.encoder(t.X, "target")])
+        if lab is not None:   # labelled target rows (needed with heterogeneous features)
+            z = torch.cat([z, self.encoder(lab.X, "target")])
         logits = self.classifier(z)
-        ls, lt = logits[:len(s.X)], logits[len(s.X):]
+        n_s, n_t = len(s.X), len(t.X)
+        ls, lt = logits[:n_s], logits[n_s:n_s + n_t]
         out = {"ce": F.cross_entropy(ls, s.y)}
+        if lab is not None:
+            out["ce_target"] = F.cross_entropy(logits[n_s + n_t:], lab.y)
+            z = z[:n_s + n_t]
         if self.supervision is not None:
             out["cluster"] = self.loss(lt, self.supervision(t.g))
         if self.discriminator is not None:
@@ -508,7 +518,10 @@ class _CCNBase(BaseDeepDA):
         return self._make_contrast(data.shapes["target"]), {"contrastive": lam}
 
     def _similarity_network(self, data):
-        """The fitted G: ``similarity`` as given when fitted, else fitted on the source."""
+        """The fitted G: ``similarity`` as given when fitted, else fitted on the source.
+
+        With heterogeneous features (CCN+), G is fitted on the labelled target rows.
+        """
         sim = self.similarity
         if sim is not None and _is_fitted(_resolve_similarity(sim)):
             G = _resolve_similarity(sim)
@@ -529,6 +542,9 @@ class _CCNBase(BaseDeepDA):
             G = clone(_resolve_similarity(sim))
         if G.random_state is None:
             G.set_params(random_state=self._fit_seed)
+        if data.heterogeneous:   # CCN+ with other target features: G learns the target's
+            mask = data.labelled_target
+            return G.fit(data.X_target[mask], data.y_target[mask])
         return G.fit(data.X_source, data.y_source)
 
     def _pair_supervision(self, data):
@@ -691,6 +707,14 @@ class CCNPlus(_CCNBase):
     CCN++. ``lambda_cluster=0`` drops the clustering term (then with
     ``adversarial=True`` this is plain DANN, and no G is learned).
 
+    Labelled target rows (``y_target`` != -1) add a cross-entropy term
+    (``ce_target``). The target may have other features than the source
+    (heterogeneous features): each domain then gets its own encoder, the
+    labelled target rows are required (they tie the target encoder to the
+    classes, with the clustering objective on all target rows), and the
+    default G is learned on them (or pass a ``similarity`` fitted on rows with
+    the target's features).
+
     Parameters
     ----------
     loss : {"kcl", "mcl"}, default="kcl"
@@ -746,6 +770,7 @@ class CCNPlus(_CCNBase):
 
     _main_stage = "train"
     _label_space = "shared"
+    _supports_heterogeneous = True
 
     def __init__(self, *, loss="kcl", margin=2.0, similarity=None, similarity_bn="target",
                  adversarial=False, lambda_cluster=1.0, lambda_adversarial=1.0,
@@ -782,6 +807,13 @@ class CCNPlus(_CCNBase):
         _check_positive_int(self.source_batch_size, "source_batch_size")
         if not isinstance(self.adversarial, (bool, np.bool_)):
             raise ValueError(f"adversarial must be True or False, got {self.adversarial!r}.")
+        mask = data.labelled_target
+        if data.heterogeneous and not mask.any():
+            raise ValueError(
+                "X_target has other features than X_source and y_target has no labels: "
+                "CCNPlus cannot train its target encoder without labelled target rows; "
+                "pass y_target with a few labels (-1 for the unlabelled rows)."
+            )
         contrast, contrast_weight = self._target_contrast(data)
         labels = LabelEncoder().fit(data.y_source)
         self.classes_ = labels.classes_
@@ -791,8 +823,12 @@ class CCNPlus(_CCNBase):
             supervision, target["g"] = self._pair_supervision(data)
         model = _TransferModel(self._make_encoder(data), self.embedding_dim, len(self.classes_),
                                self._make_loss(), supervision, self.adversarial, contrast)
-        dataset = DomainDataset(source={"X": data.X_source,
-                                        "y": labels.transform(data.y_source)}, target=target)
+        parts = {"source": {"X": data.X_source, "y": labels.transform(data.y_source)},
+                 "target": target}
+        if mask.any():
+            parts["labelled"] = {"X": data.X_target[mask],
+                                 "y": labels.transform(data.y_target[mask])}
+        dataset = DomainDataset(**parts)
         callbacks = []
         if self.adversarial:
             callbacks.append(DomainDiscriminator.schedule("discriminator"))

@@ -3,6 +3,7 @@ enumeration, augmentation."""
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -105,7 +106,9 @@ class DomainDiscriminator(nn.Module):
         """
         from .._training import LinearSchedule
 
-        return LinearSchedule(lambda p: dann_coefficient(p, gamma), attribute=f"{path}.grl.coeff")
+        # a partial, not a lambda: the fitted net (and its callbacks) must pickle
+        return LinearSchedule(functools.partial(dann_coefficient, gamma=gamma),
+                              attribute=f"{path}.grl.coeff")
 
 
 def enumerate_pairs(z):
