@@ -20,10 +20,11 @@ from ._base import (
     BaseDAEstimator,
     BaseDeepDA,
     ClusterAssigner,
+    LogitsClassifierMixin,
     _check_positive_int,
     with_parameters_doc,
 )
-from ._training import DomainDataset, batched_apply
+from ._training import DomainDataset
 from .nn.losses import reconstruction_loss
 
 __all__ = [
@@ -348,7 +349,7 @@ class SourceFeatureClustering(_EmbeddingClustering):
 
 
 @_deep_doc
-class SourceOnly(_DeepBaseline):
+class SourceOnly(LogitsClassifierMixin, _DeepBaseline):
     """Classifier trained on the source labels, applied to the target (shared labels).
 
     With labelled target rows (``y_target`` != -1) they are trained on too;
@@ -411,15 +412,3 @@ class SourceOnly(_DeepBaseline):
             )
         model = _Classifier(self._make_encoder(data), len(self.classes_), self.embedding_dim)
         self.net_ = self._train_stage("train", model, DomainDataset(**parts), epochs)
-
-    def predict_proba(self, X, domain="target"):
-        """Class probabilities, columns ordered as ``classes_``."""
-        X = self._validate_X(X, domain)
-        model = self.net_.module_
-        return batched_apply(lambda x: model.logits(x, domain).softmax(1), X,
-                             self.net_.device, module=model)
-
-    def predict(self, X, domain="target"):
-        """Class of each row of ``X`` (one of ``classes_``)."""
-        proba = self.predict_proba(X, domain)
-        return self.classes_[proba.argmax(1)]

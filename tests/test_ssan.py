@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.svm import LinearSVC
 
@@ -19,6 +20,10 @@ from skhda.nn.alignment import (
 from skhda.nn.encoders import Projector
 
 torch.set_num_threads(1)
+
+
+def clone_fit(est, *args):
+    return clone(est).fit(*args)
 
 FAST = {"embedding_dim": 32, "hidden_dims": (32,), "epochs": 2, "steps_per_epoch": 20,
         "device": "cpu", "random_state": 0}
@@ -166,6 +171,9 @@ def test_raw_counts_work_with_the_default_normalisation(two_views):
     est = SSAN(**FAST).fit(Xs * 1000, ys, Xt * 1000, y_few)
     ref = SSAN(**FAST).fit(Xs, ys, Xt, y_few)
     np.testing.assert_allclose(est.predict_proba(Xt * 1000), ref.predict_proba(Xt), atol=1e-4)
+    root = SSAN(input_norm="sqrt-l2", **FAST)   # scale-free too
+    np.testing.assert_allclose(root.fit(Xs * 1000, ys, Xt * 1000, y_few).predict_proba(Xt),
+                               clone_fit(root, Xs, ys, Xt, y_few).predict_proba(Xt), atol=1e-4)
     raw = SSAN(input_norm=None, **FAST).fit(Xs, ys, Xt, y_few)
     assert not np.allclose(raw.predict_proba(Xt), ref.predict_proba(Xt), atol=1e-3)
 
