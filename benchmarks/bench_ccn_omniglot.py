@@ -106,8 +106,10 @@ def main():
     for seed in seeds:
         t0 = time.time()
         torch.manual_seed(seed)   # the encoders built here start from seeded weights
+        # augment=0.375: +-7.5 degrees; ccn.md's figures ran with the jitter unit before
+        # augment had one meaning (0.5 of +-15 degrees, +-5 % scale and shift)
         G = SimilarityNetwork(20, 5, encoder=ConvEncoder((1, 28, 28), 64, CHANNELS),
-                              embedding_dim=64, augment=0.5, epochs=g_epochs, lr=1e-3,
+                              embedding_dim=64, augment=0.375, epochs=g_epochs, lr=1e-3,
                               device=args.device, random_state=seed).fit(X[src], y[src])
         print(f"seed {seed}: G trained in {time.time() - t0:.0f} s", flush=True)
         for a in targets:

@@ -106,8 +106,10 @@ def main():
         G, g_time = None, 0.0
         if wanted & {"CCN+", "CCN++"}:
             t0 = time.time()
+            # augment=0.375: +-7.5 degrees; ccn.md's figures ran with the jitter unit before
+            # augment had one meaning (0.5 of +-15 degrees, +-5 % scale and shift)
             G = SimilarityNetwork(10, 10, encoder=ConvEncoder((1, 16, 16), 64, CHANNELS),
-                                  embedding_dim=64, augment=0.5, epochs=g_epochs,
+                                  embedding_dim=64, augment=0.375, epochs=g_epochs,
                                   device=args.device, random_state=seed).fit(Xs_fit, ys_fit)
             g_time = time.time() - t0
             pr = G.pair_scores(Xt[:1000], yt[:1000], adapt_batchnorm=True)

@@ -13,6 +13,8 @@ import contextlib
 import copy
 import math
 import numbers
+import re
+import textwrap
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -30,13 +32,23 @@ from sklearn.utils import (
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
 
-from ._training import batched_apply, make_net
+from ._training import DomainDataset, batched_apply, make_net
+from ._validation import (
+    HasMethods,
+    Integral,
+    Interval,
+    check_positive_ints,
+    non_negative_int,
+    positive_int,
+    positive_real,
+)
 from .metrics import cluster_accuracy
 from .nn.encoders import DOMAINS, DomainDecoder, DomainEncoder, make_decoder, make_encoder
 from .nn.layers import TwoViewContrast
 
 __all__ = [
     "BaseDAEstimator",
+    "Capabilities",
     "BaseDeepDA",
     "DAData",
     "DeepMixin",
@@ -118,6 +130,59 @@ class DAData:
     @property
     def has_target_labels(self):
         return bool(self.labelled_target.any())
+
+    def source_classes(self):
+        """``(classes, codes)``: the sorted source classes and each source row's index in them."""
+        classes, codes = np.unique(self.y_source, return_inverse=True)
+        return classes, codes.astype(np.int64)
+
+    def target_classes(self):
+        """``(classes, codes)``: the sorted labelled target classes, each labelled row's index."""
+        classes, codes = np.unique(self.y_target[self.labelled_target], return_inverse=True)
+        return classes, codes.astype(np.int64)
+
+    def dataset(self, source="X", target="X", labelled=None, extra=None,
+                order=("source", "target", "labelled")):
+        """The :class:`~skhda.DomainDataset` a method trains on, from the validated data.
+
+        Parameters
+        ----------
+        source : {"X", "Xy", None}, default="X"
+            The source part: rows, or rows and their class index among
+            :meth:`source_classes`; None: no source part.
+        target : {"X", "Xy", None}, default="X"
+            The target part: all rows, or only the labelled rows with their
+            class index among ``labelled``; None: no target part.
+        labelled : array-like, optional
+            The classes labelled target rows are encoded in (e.g. the source
+            classes, or :meth:`target_classes`). With ``target="X"`` they form
+            a ``labelled`` part of their own.
+        extra : dict, optional
+            More arrays per part, ``{"target": {"g": ...}}``.
+        order : sequence of str, default=("source", "target", "labelled")
+            The parts' order, in which the batch iterator draws their
+            permutations (so a seeded fit depends on it).
+
+        Every part also has the row indices (``index``) into its domain's
+        arrays (for the labelled part, into ``X_target``).
+        """
+        parts = {}
+        if source is not None:
+            parts["source"] = {"X": self.X_source}
+            if source == "Xy":
+                parts["source"]["y"] = self.source_classes()[1]
+        mask = self.labelled_target
+        if target == "X":
+            parts["target"] = {"X": self.X_target}
+        if labelled is not None:
+            rows = np.flatnonzero(mask)
+            codes = np.searchsorted(np.asarray(labelled), self.y_target[mask]).astype(np.int64)
+            part = {"X": self.X_target[mask], "y": codes, "index": rows}
+            parts["target" if target == "Xy" else "labelled"] = part
+        for name, arrays in (extra or {}).items():
+            parts[name] = {**parts.get(name, {}), **arrays}
+        names = [n for n in order if n in parts] + [n for n in parts if n not in order]
+        return DomainDataset(**{name: parts[name] for name in names})
 
 
 def _named_error(name, exc):
@@ -208,28 +273,52 @@ def _unpack(X, y, name):
     return X, y
 
 
+@dataclass(frozen=True)
+class Capabilities:
+    """What an estimator needs from the fit data, declared per instance.
+
+    Attributes
+    ----------
+    requires_target : bool, default=True
+        ``X_target`` is needed (``ValueError`` when missing).
+    requires_source_labels : bool, default=True
+        ``y_source`` is needed, with at least 2 classes.
+    label_space : {"disjoint", "shared"}, default="disjoint"
+        ``"shared"``: target labels are source classes (``predict`` returns
+        them); ``"disjoint"``: target classes unrelated to the source
+        (``predict`` returns cluster ids).
+    heterogeneous : bool, default=True
+        Source and target feature counts may differ.
+    """
+
+    requires_target: bool = True
+    requires_source_labels: bool = True
+    label_space: str = "disjoint"
+    heterogeneous: bool = True
+
+
 class BaseDAEstimator(BaseEstimator):
     """Base of every skhda estimator: ``fit(X_source, y_source, X_target, y_target)``.
 
-    Subclasses implement ``_fit(data)`` and ``predict``; they declare how they
-    use labels with class attributes:
-
-    - ``_requires_target``: ``X_target`` is needed (ValueError when missing);
-    - ``_requires_source_labels``: ``y_source`` is needed, with >= 2 classes;
-    - ``_label_space``: ``"shared"`` (target labels are source classes) or
-      ``"disjoint"`` (target classes unrelated to the source);
-    - ``_supports_heterogeneous``: source and target feature counts may differ.
+    Subclasses implement ``_fit(data)`` and ``predict``; they declare what
+    they need from the data in :meth:`_capabilities` (a :class:`Capabilities`,
+    per instance: it may depend on the parameters) and their parameters in
+    ``_parameter_constraints``.
     """
 
-    _requires_target = True
-    _requires_source_labels = True
-    _label_space = "disjoint"
-    _supports_heterogeneous = True
+    def _capabilities(self):
+        """What this estimator needs and supports (see :class:`Capabilities`)."""
+        return Capabilities()
 
     #: ``{parameter: [constraints]}`` (scikit-learn's ``Interval`` / ``StrOptions`` ...,
     #: imported from :mod:`skhda._validation`); a subclass merges its base's table,
     #: ``{**Base._parameter_constraints, ...}``, and ``fit`` validates it first.
-    _parameter_constraints: dict = {}
+    #: Entries for parameters an estimator does not have are ignored.
+    _parameter_constraints: dict = {
+        "n_clusters": [None, Interval(Integral, 1, None, closed="left")],
+        "clusterer": [None, HasMethods(["fit", "fit_predict"])],
+        "random_state": ["random_state"],
+    }
 
     # ------------------------------------------------------------------ fit
     def _input_shape_for(self, domain):
@@ -239,25 +328,26 @@ class BaseDAEstimator(BaseEstimator):
         return shape
 
     def _validate_fit(self, X_source, y_source, X_target, y_target):
+        caps = self._capabilities()
         X_source, y_source = _unpack(X_source, y_source, "X_source")
         X_target, y_target = _unpack(X_target, y_target, "X_target")
         Xs = check_X(X_source, "X_source", self._input_shape_for("source"))
         ys = None
         if y_source is not None:
             ys = _check_y(y_source, "y_source", len(Xs), "X_source")
-            if self._requires_source_labels and len(np.unique(ys)) < 2:
+            if caps.requires_source_labels and len(np.unique(ys)) < 2:
                 raise ValueError(
                     f"y_source has 1 class ({ys[0]!r}); {type(self).__name__} "
                     "needs at least 2 source classes."
                 )
-        elif self._requires_source_labels:
+        elif caps.requires_source_labels:
             raise ValueError(
                 f"y_source is required by {type(self).__name__} (it requires y to be passed, "
                 "but the target y is None)."
             )
         Xt = yt = None
         if X_target is None:
-            if self._requires_target:
+            if caps.requires_target:
                 raise ValueError(
                     f"X_target is required by {type(self).__name__} (it adapts to the "
                     "target domain); pass X_target=... or X_target=Domain(Xt)."
@@ -270,7 +360,7 @@ class BaseDAEstimator(BaseEstimator):
                 yt = self._check_y_target(y_target, len(Xt), ys)
         shapes = {"source": Xs.shape[1:], "target": (Xt if Xt is not None else Xs).shape[1:]}
         data = DAData(Xs, ys, Xt, yt, shapes)
-        if data.heterogeneous and not self._supports_heterogeneous:
+        if data.heterogeneous and not caps.heterogeneous:
             raise ValueError(
                 f"X_target rows have shape {shapes['target']} and X_source rows "
                 f"{shapes['source']}: {type(self).__name__} needs the same features "
@@ -288,7 +378,8 @@ class BaseDAEstimator(BaseEstimator):
             raise ValueError(
                 "y_target has negative labels other than -1 (the marker of unlabelled rows)."
             )
-        if self._label_space == "shared" and y_source is not None:
+        label_space = self._capabilities().label_space
+        if label_space == "shared" and y_source is not None:
             unknown = np.setdiff1d(yt[labelled], y_source)
             if len(unknown):
                 raise ValueError(
@@ -296,7 +387,7 @@ class BaseDAEstimator(BaseEstimator):
                     f"{type(self).__name__} predicts in the source label space."
                 )
         k = getattr(self, "n_clusters", None)
-        if self._label_space == "disjoint" and isinstance(k, numbers.Integral):
+        if label_space == "disjoint" and isinstance(k, numbers.Integral):
             n_cls = len(np.unique(yt[labelled]))
             if n_cls > k:
                 raise ValueError(
@@ -308,11 +399,7 @@ class BaseDAEstimator(BaseEstimator):
 
     def _n_clusters_requested(self, data):
         k = getattr(self, "n_clusters", None)
-        if k is None:
-            return None
-        if not isinstance(k, numbers.Integral) or isinstance(k, bool) or k < 1:
-            raise ValueError(f"n_clusters must be a positive integer, got {k!r}.")
-        return int(k)
+        return None if k is None else int(k)
 
     def _n_clusters(self, data):
         """``n_clusters``, or by default the number of source classes."""
@@ -365,6 +452,7 @@ class BaseDAEstimator(BaseEstimator):
         self._reset_fitted_state()
         self._validate_params()
         data = self._validate_fit(X_source, y_source, X_target, y_target)
+        self._check_params_vs_input(data)
         self.input_shapes_ = dict(data.shapes)
         self.n_features_in_ = int(math.prod(data.shapes["source"]))
         try:
@@ -395,6 +483,9 @@ class BaseDAEstimator(BaseEstimator):
             X, _ = _unpack(X_source, None, "X_source")
             return self.transform(X, domain="source")
         return self.transform(X)
+
+    def _check_params_vs_input(self, data):
+        """Checks of parameters against the validated data (after ``_validate_params``)."""
 
     def _fit(self, data):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -434,9 +525,10 @@ class BaseDAEstimator(BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
-        tags.target_tags.required = self._requires_source_labels
+        caps = self._capabilities()
+        tags.target_tags.required = caps.requires_source_labels
         tags.non_deterministic = False
-        if self._label_space == "shared":
+        if caps.label_space == "shared":
             tags.estimator_type = "classifier"
             tags.classifier_tags = ClassifierTags()
         else:
@@ -497,22 +589,6 @@ def resolve_device(device):
     raise TypeError(f"device must be 'auto', a string or a torch.device, got {device!r}.")
 
 
-def _check_positive_int(value, name, minimum=1, allow_none=False):
-    if value is None and allow_none:
-        return None
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
-    return int(value)
-
-
-def _check_positive_float(value, name, allow_zero=False):
-    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not np.isfinite(value) \
-            or value < 0 or (value == 0 and not allow_zero):
-        raise ValueError(f"{name} must be a {'non-negative' if allow_zero else 'positive'} "
-                         f"number, got {value!r}.")
-    return float(value)
-
-
 class DeepMixin:
     """Device, seeding and one skorch net per training stage, for any deep estimator.
 
@@ -524,24 +600,24 @@ class DeepMixin:
 
     _main_stage = "train"
 
-    def _check_deep_params(self):
-        _check_positive_int(self.embedding_dim, "embedding_dim")
-        _check_positive_float(self.lr, "lr")
-        hd = self.hidden_dims
-        if not isinstance(hd, (tuple, list)) or not all(
-            isinstance(h, numbers.Integral) and h > 0 for h in hd
-        ):
-            raise ValueError(f"hidden_dims must be a sequence of positive ints, got {hd!r}.")
-        enc = self.encoder
-        if enc is not None and not isinstance(enc, (torch.nn.Module, dict)):
-            raise TypeError(
-                f"encoder must be None, a torch.nn.Module or a dict of modules, got {enc!r}."
-            )
-        cbs = self.callbacks
-        if cbs is not None and not isinstance(cbs, (list, tuple, dict)):
-            raise TypeError(f"callbacks must be a list of skorch callbacks, got {cbs!r}.")
-        if not isinstance(self.verbose, numbers.Integral):
-            raise ValueError(f"verbose must be an int, got {self.verbose!r}.")
+    _parameter_constraints: dict = {
+        "embedding_dim": positive_int(),
+        "hidden_dims": [tuple, list],
+        "encoder": [None, torch.nn.Module, dict],
+        "input_shape": [None, tuple, list, dict],
+        "epochs": non_negative_int(),
+        "batch_size": positive_int(),
+        "lr": positive_real(),
+        "device": [str, torch.device, None],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "callbacks": [None, list, tuple, dict],
+    }
+
+    def _validate_params(self):
+        """The parameter table, then what no constraint expresses (sizes, the device)."""
+        super()._validate_params()
+        check_positive_ints(self.hidden_dims, "hidden_dims")
         self.device_ = resolve_device(self.device)
 
     def _seed(self):
@@ -627,12 +703,12 @@ class BaseDeepDA(DeepMixin, BaseDAEstimator):
     ``random_state``, ``verbose``, ``callbacks``.
     """
 
-    def _check_common_params(self):
-        _check_positive_int(self.batch_size, "batch_size")
-        self._check_deep_params()
+    _parameter_constraints: dict = {
+        **BaseDAEstimator._parameter_constraints,
+        **DeepMixin._parameter_constraints,
+    }
 
     def _fit(self, data):
-        self._check_common_params()
         with self._seeded():
             self._fit_deep(data)
         return self
@@ -741,14 +817,62 @@ class LogitsClassifierMixin:
         return self.classes_[proba.argmax(1)]
 
 
+#: The docs of the training parameters every deep estimator shares, in one place.
+TRAINING_PARAMETERS_DOC = """
+    encoder : torch.nn.Module or dict, default=None
+        A user encoder (both domains), or ``{"source": ..., "target": ...}``,
+        mapping rows to ``(n, embedding_dim)``; None builds a small conv net
+        for images and an MLP for vectors. A copy is trained from the
+        module's current weights: ``random_state`` does not re-initialise it
+        (seed torch before building it when runs must repeat across processes).
+    input_shape : tuple or dict, default=None
+        Shape of one image when images come flat, e.g. ``(16, 16)``, or
+        ``{"source": ..., "target": ...}`` when the domains differ.
+    lr : float, default=1e-3
+        Adam learning rate (of every training stage).
+    device : str or torch.device, default="auto"
+        ``"auto"``: CUDA when available, else CPU.
+    random_state : int, RandomState or None, default=None
+        Seeds the whole fit (same labels twice in a row on one device).
+    verbose : int, default=0
+        0 silent; 1 a progress bar and loss table per training stage.
+    callbacks : list or dict of skorch callbacks, default=None
+        Added to the main training stage's net (``EarlyStopping`` on
+        ``train_loss``, ``LRScheduler``, ``Checkpoint`` ...);
+        ``{stage: [...]}`` reaches each stage by name (the keys of
+        ``histories_``).
+"""
+
+
 def with_parameters_doc(text, marker="DEEP_PARAMETERS"):
     """Class decorator: put shared docs where a docstring has the line ``marker``.
 
-    Lets an estimator family document its common parameters (or attributes) once.
+    Lets an estimator family document its common parameters (or attributes)
+    once. The text is re-indented to the marker's indentation, so it also
+    works on docstrings that the compiler has dedented (Python >= 3.13).
+    A docstring without the marker raises ``ValueError``.
+
+    Examples
+    --------
+    >>> @with_parameters_doc("    a : int", marker="SHARED")
+    ... class A:
+    ...     \"\"\"Doc.
+    ...
+    ...     SHARED
+    ...     \"\"\"
+    >>> "a : int" in A.__doc__ and "SHARED" not in A.__doc__
+    True
     """
+    block = textwrap.dedent(text.strip("\n"))
+    pattern = re.compile(rf"^([ \t]*){re.escape(marker)}[ \t]*$", flags=re.MULTILINE)
 
     def decorate(cls):
-        cls.__doc__ = cls.__doc__.replace(f"    {marker}\n", text.strip("\n") + "\n")
+        doc = cls.__doc__ or ""
+        match = pattern.search(doc)
+        if match is None:
+            raise ValueError(f"{cls.__name__}'s docstring has no line {marker!r}.")
+        shared = textwrap.indent(block, match.group(1))
+        cls.__doc__ = doc[:match.start()] + shared + doc[match.end():]
         return cls
 
     return decorate

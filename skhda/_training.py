@@ -29,8 +29,10 @@ __all__ = [
     "DomainDataset",
     "DomainNet",
     "LinearSchedule",
+    "PeriodicRefresh",
     "adapt_batchnorm",
     "batched_apply",
+    "best_of",
 ]
 
 
@@ -39,7 +41,10 @@ class DomainDataset(Dataset):
 
     Each group (a *part*) is a dict of tensors sharing their first dimension.
     Parts may have different lengths and are batched independently by
-    :class:`DomainBatchIterator`.
+    :class:`DomainBatchIterator`. Every part gets its row indices as
+    ``index`` (``arange`` unless given), so that a batch can read per-row
+    quantities stored elsewhere (pseudo-labels, a target distribution, a
+    graph) by ``batch.<part>.index``.
 
     Parameters
     ----------
@@ -56,6 +61,8 @@ class DomainDataset(Dataset):
             lengths = {len(v) for v in arrays.values()}
             if len(lengths) != 1:
                 raise ValueError(f"Part {name!r} has tensors of different lengths {lengths}.")
+            if "index" not in arrays:
+                arrays["index"] = torch.arange(lengths.pop())
             self.parts[name] = arrays
 
     def lengths(self):
@@ -273,6 +280,8 @@ class LinearSchedule(Callback):
         self.attribute = attribute
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
+        if self.name is not None and hasattr(net, "_check_loss_terms"):
+            net._check_loss_terms([self.name], "LinearSchedule sets the weight of")
         self._step = 0
         self._total = max(1, len(net.get_iterator(X, training=True)) * net.max_epochs)
         self._apply(net)
@@ -294,6 +303,93 @@ class LinearSchedule(Callback):
             net.loss_weights_[self.name] = value
 
 
+class PeriodicRefresh(Callback):
+    """Recompute a whole-domain quantity every ``every`` steps or epochs, and store it.
+
+    For quantities a loss needs over *all* rows of a domain while batches
+    see only some (DEC's target distribution, pseudo-labels, a kNN graph):
+    ``compute(net)`` recomputes it (e.g. with :func:`batched_apply` over the
+    domain's rows) and ``store(net, value)`` puts it where the module's
+    ``forward`` reads it, usually a buffer indexed by ``batch.<part>.index``
+    (every :class:`DomainDataset` part has the row indices).
+
+    Parameters
+    ----------
+    compute : callable
+        ``compute(net) -> value``.
+    store : callable or str
+        ``store(net, value)``, or the attribute path of a buffer of
+        ``net.module_`` that is overwritten in place (``copy_``).
+    every : int, default=1
+        Refresh before step / epoch ``t`` (0-based, counted over the whole
+        stage) when ``t % every == 0``.
+    unit : {"step", "epoch"}, default="step"
+    at_start : bool, default=True
+        Also refresh before the first step / epoch (False when the value was
+        initialised before training).
+    release : callable, optional
+        ``release(net)``, called when training ends (e.g. to drop a
+        training-time quantity so that it is not pickled with the model).
+
+    The callback is for one training run: when it ends, ``compute``,
+    ``store`` and ``release`` are dropped, so the data they hold (e.g. a
+    ``functools.partial`` over the domain's rows) is not kept or pickled
+    with the fitted net.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skhda._training import PeriodicRefresh
+    >>> seen = []
+    >>> cb = PeriodicRefresh(lambda net: len(seen), lambda net, v: seen.append(v), every=2)
+    >>> cb.on_train_begin(None)
+    >>> for _ in range(5):
+    ...     cb.on_batch_begin(None, training=True)
+    >>> seen
+    [0, 1, 2]
+    """
+
+    def __init__(self, compute, store, every=1, unit="step", at_start=True, release=None):
+        if unit not in ("step", "epoch"):
+            raise ValueError(f"unit must be 'step' or 'epoch', got {unit!r}.")
+        self.compute = compute
+        self.store = store
+        self.every = every
+        self.unit = unit
+        self.at_start = at_start
+        self.release = release
+
+    def on_train_begin(self, net, **kwargs):
+        self._step = 0
+
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+        if self.unit == "step" and training:
+            self._maybe_refresh(net, self._step)
+            self._step += 1
+
+    def on_epoch_begin(self, net, **kwargs):
+        if self.unit == "epoch":
+            self._maybe_refresh(net, len(net.history) - 1)   # epochs done before this one
+
+    def _maybe_refresh(self, net, t):
+        if t % int(self.every) or (t == 0 and not self.at_start):
+            return
+        value = self.compute(net)
+        if callable(self.store):
+            self.store(net, value)
+        else:
+            obj = net.module_
+            *path, last = self.store.split(".")
+            for name in path:
+                obj = getattr(obj, name)
+            getattr(obj, last).copy_(torch.as_tensor(value))
+
+    def on_train_end(self, net, **kwargs):
+        if self.release is not None:
+            self.release(net)
+        self.compute = self.store = self.release = None
+
+
 class _StageLog(Callback):
     """Print which stage is training (verbose only)."""
 
@@ -309,7 +405,11 @@ class DomainNet(NeuralNet):
     """A skorch net whose module returns named loss terms for a :class:`DomainBatch`.
 
     ``module.forward(batch)`` returns a dict ``{term: scalar tensor}``; the
-    training loss is ``sum(loss_weights.get(term, 1) * value)``. When there
+    training loss is ``sum(loss_weights.get(term, 1) * value)``. A module
+    declares the terms it can return in a ``loss_terms`` class attribute
+    (e.g. ``("ce", "cluster")``): the net then rejects a ``loss_weights``
+    key that names none of them (a mistyped weight would otherwise be
+    silently 1) and a returned term that is not declared. When there
     is more than one term, each term's (unweighted) mean over the epoch's
     batches is recorded in the history as ``train_<term>`` (one device
     synchronisation per epoch, not per batch).
@@ -345,7 +445,21 @@ class DomainNet(NeuralNet):
         self.loss_weights_ = dict(self.loss_weights or {})
         self._term_sums = {}
         self._term_count = 0
-        return super().initialize()
+        self._terms_checked = False
+        super().initialize()
+        self._check_loss_terms(self.loss_weights_, "loss_weights names")
+        return self
+
+    def _check_loss_terms(self, names, what):
+        declared = getattr(self.module_, "loss_terms", None)
+        if declared is None:
+            return
+        unknown = sorted(set(names) - set(declared))
+        if unknown:
+            raise ValueError(
+                f"{what} {unknown}, which {type(self.module_).__name__} does not return; its "
+                f"loss terms are {list(declared)}."
+            )
 
     def set_params(self, **kwargs):
         super().set_params(**kwargs)
@@ -370,6 +484,9 @@ class DomainNet(NeuralNet):
         return self.module_(x, **fit_params)
 
     def get_loss(self, y_pred, y_true=None, X=None, training=False):
+        if not self._terms_checked:   # once per fit: the module returns declared terms
+            self._check_loss_terms(y_pred, "the module returned loss terms")
+            self._terms_checked = True
         weights = self.loss_weights_
         loss = None
         log = training and len(y_pred) > 1
@@ -406,6 +523,7 @@ class DomainNet(NeuralNet):
         return state
 
     def __setstate__(self, state):
+        state.setdefault("_terms_checked", False)
         state.setdefault("_term_sums", {})
         state.setdefault("_term_count", 0)
         super().__setstate__(state)
@@ -452,6 +570,28 @@ def make_net(
         iterator_train__steps_per_epoch=steps_per_epoch,
         **kwargs,
     )
+
+
+def best_of(candidates, loss):
+    """The candidate with the lowest ``loss(candidate)`` (the first on ties), and all losses.
+
+    The restart rule of :class:`~sklearn.cluster.KMeans` (``n_init``), for
+    fits restarted from several initialisations and for prediction-time
+    restarts. ``candidates`` may be a generator, so that each candidate is
+    built (trained) only when its turn comes and only the best is kept.
+
+    Examples
+    --------
+    >>> best_of([3, 1, 2, 1], loss=lambda c: c * 10)
+    (1, [30.0, 10.0, 20.0, 10.0])
+    """
+    best, best_loss, losses = None, None, []
+    for candidate in candidates:
+        value = float(loss(candidate))
+        losses.append(value)
+        if best_loss is None or value < best_loss:
+            best, best_loss = candidate, value
+    return best, losses
 
 
 @torch.no_grad()

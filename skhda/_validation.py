@@ -25,6 +25,11 @@ from sklearn.utils._param_validation import (
 
 __all__ = [
     "HasMethods",
+    "check_positive_ints",
+    "non_negative_int",
+    "non_negative_real",
+    "positive_int",
+    "positive_real",
     "Hidden",
     "Integral",
     "Interval",
@@ -36,3 +41,33 @@ __all__ = [
     "make_constraint",
     "validate_parameter_constraints",
 ]
+
+
+def positive_int():
+    """``[Interval(Integral, 1, None)]``: an integer >= 1."""
+    return [Interval(Integral, 1, None, closed="left")]
+
+
+def non_negative_int():
+    """``[Interval(Integral, 0, None)]``: an integer >= 0 (e.g. an optional stage's epochs)."""
+    return [Interval(Integral, 0, None, closed="left")]
+
+
+def positive_real():
+    """``[Interval(Real, 0, None, closed="neither")]``: a number > 0."""
+    return [Interval(Real, 0, None, closed="neither")]
+
+
+def non_negative_real():
+    """``[Interval(Real, 0, None)]``: a number >= 0 (a loss term's weight: 0 turns it off)."""
+    return [Interval(Real, 0, None, closed="left")]
+
+
+def check_positive_ints(value, name):
+    """A sequence of positive ints, e.g. ``hidden_dims`` (no scikit-learn constraint fits it)."""
+    if not isinstance(value, (tuple, list)) or not all(
+        isinstance(h, Integral) and not isinstance(h, bool) and h > 0 for h in value
+    ):
+        raise InvalidParameterError(
+            f"The {name!r} parameter must be a sequence of positive ints, got {value!r}."
+        )

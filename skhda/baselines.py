@@ -12,19 +12,18 @@ from __future__ import annotations
 
 import torch.nn.functional as F
 from sklearn.cluster import KMeans
-from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from ._base import (
+    TRAINING_PARAMETERS_DOC,
     BaseDAEstimator,
     BaseDeepDA,
+    Capabilities,
     ClusterAssigner,
     LogitsClassifierMixin,
-    _check_positive_int,
     with_parameters_doc,
 )
-from ._training import DomainDataset
 from .nn.losses import reconstruction_loss
 
 __all__ = [
@@ -33,14 +32,6 @@ __all__ = [
     "SourceTargetClustering",
     "TargetClustering",
 ]
-
-
-def _check_clusterer(clusterer):
-    if not (hasattr(clusterer, "fit") and (hasattr(clusterer, "fit_predict")
-                                           or hasattr(clusterer, "labels_"))):
-        raise TypeError(
-            f"clusterer must be a scikit-learn clusterer (fit / fit_predict), got {clusterer!r}."
-        )
 
 
 class TargetClustering(BaseDAEstimator):
@@ -81,7 +72,8 @@ class TargetClustering(BaseDAEstimator):
     [0, 1, 2, 3, 4]
     """
 
-    _requires_source_labels = False
+    def _capabilities(self):
+        return Capabilities(requires_source_labels=False)
 
     def __init__(self, clusterer=None, random_state=None):
         self.clusterer = clusterer
@@ -91,7 +83,6 @@ class TargetClustering(BaseDAEstimator):
         clusterer = self.clusterer
         if clusterer is None:
             clusterer = KMeans(n_clusters=self._n_clusters(data), n_init=10)
-        _check_clusterer(clusterer)
         self._assigner = ClusterAssigner(clusterer, data.X_target, self.random_state)
         self.clusterer_ = self._assigner.clusterer
         self.labels_ = self._assigner.labels
@@ -126,6 +117,8 @@ class TargetClustering(BaseDAEstimator):
 class _Autoencoder(nn.Module):
     """Reconstruct the rows of every domain part in the batch."""
 
+    loss_terms = ("rec_source", "rec_target")
+
     def __init__(self, encoder, decoder):
         super().__init__()
         self.encoder = encoder
@@ -144,6 +137,8 @@ class _Autoencoder(nn.Module):
 class _Classifier(nn.Module):
     """Encoder + linear head; cross-entropy on every labelled part of the batch."""
 
+    loss_terms = ("ce_source", "ce_target")
+
     def __init__(self, encoder, n_classes, embedding_dim):
         super().__init__()
         self.encoder = encoder
@@ -160,21 +155,13 @@ class _Classifier(nn.Module):
                 for d, p in batch.parts.items()}
 
 
-class _DeepBaseline(BaseDeepDA):
-    """Parameters common to the deep baselines."""
-
-    def _check_epochs(self):
-        return _check_positive_int(self.epochs, "epochs", minimum=0)
-
-
-class _EmbeddingClustering(_DeepBaseline):
+class _EmbeddingClustering(BaseDeepDA):
     """Clusterer on the target embedding of a trained network."""
 
     def _clusterer(self, data):
         clusterer = self.clusterer
         if clusterer is None:
             clusterer = KMeans(n_clusters=self._n_clusters(data), n_init=10)
-        _check_clusterer(clusterer)
         return clusterer
 
     def _fit_clusterer(self, data, clusterer):
@@ -201,27 +188,10 @@ _DEEP_DOC = """
         Dimension of the shared embedding.
     hidden_dims : sequence of int, default=(256, 128)
         Hidden layers of the default MLP encoder (vectors).
-    encoder : torch.nn.Module or dict, default=None
-        A user encoder (both domains), or ``{"source": ..., "target": ...}``;
-        None builds an MLP for vectors and a small conv net for images.
-        A copy is trained from the module's current weights: ``random_state``
-        does not re-initialise it (seed torch before building it when runs must
-        repeat across processes).
-    input_shape : tuple or dict, default=None
-        Shape of one image when images come flat, e.g. ``(16, 16)``.
     epochs : int, default=30
         Training epochs.
     batch_size : int, default=256
-    lr : float, default=1e-3
-        Adam learning rate.
-    device : str, default="auto"
-        ``"auto"``: CUDA when available, else CPU.
-    random_state : int, RandomState or None, default=None
-    verbose : int, default=0
-        0 silent; 1 a progress bar and loss table per training stage.
-    callbacks : list of skorch callbacks, default=None
-        Added to the training net (EarlyStopping on ``train_loss``, LRScheduler...).
-"""
+""" + TRAINING_PARAMETERS_DOC
 
 
 _deep_doc = with_parameters_doc(_DEEP_DOC)
@@ -260,7 +230,8 @@ class SourceTargetClustering(_EmbeddingClustering):
     (896,)
     """
 
-    _requires_source_labels = False
+    def _capabilities(self):
+        return Capabilities(requires_source_labels=False)
 
     def __init__(self, n_clusters=None, clusterer=None, *, embedding_dim=10,
                  hidden_dims=(256, 128), encoder=None, input_shape=None, epochs=30,
@@ -281,11 +252,10 @@ class SourceTargetClustering(_EmbeddingClustering):
         self.callbacks = callbacks
 
     def _fit_deep(self, data):
-        epochs = self._check_epochs()
+        epochs = self.epochs
         clusterer = self._clusterer(data)
         model = _Autoencoder(self._make_encoder(data), self._make_decoder(data))
-        dataset = DomainDataset(source={"X": data.X_source}, target={"X": data.X_target})
-        self.net_ = self._train_stage("train", model, dataset, epochs)
+        self.net_ = self._train_stage("train", model, data.dataset(), epochs)
         self._fit_clusterer(data, clusterer)
 
 
@@ -315,7 +285,8 @@ class SourceFeatureClustering(_EmbeddingClustering):
     (896, 10)
     """
 
-    _supports_heterogeneous = False
+    def _capabilities(self):
+        return Capabilities(heterogeneous=False)   # the target rows are not trained on
 
     def __init__(self, n_clusters=None, clusterer=None, *, embedding_dim=10,
                  hidden_dims=(256, 128), encoder=None, input_shape=None, epochs=30,
@@ -336,20 +307,17 @@ class SourceFeatureClustering(_EmbeddingClustering):
         self.callbacks = callbacks
 
     def _fit_deep(self, data):
-        epochs = self._check_epochs()
+        epochs = self.epochs
         clusterer = self._clusterer(data)
-        encoder = LabelEncoder().fit(data.y_source)
-        self.source_classes_ = encoder.classes_
-        model = _Classifier(self._make_encoder(data), len(encoder.classes_), self.embedding_dim)
-        dataset = DomainDataset(
-            source={"X": data.X_source, "y": encoder.transform(data.y_source)}
-        )
-        self.net_ = self._train_stage("train", model, dataset, epochs)
+        self.source_classes_ = data.source_classes()[0]
+        model = _Classifier(self._make_encoder(data), len(self.source_classes_),
+                            self.embedding_dim)
+        self.net_ = self._train_stage("train", model, data.dataset("Xy", target=None), epochs)
         self._fit_clusterer(data, clusterer)
 
 
 @_deep_doc
-class SourceOnly(LogitsClassifierMixin, _DeepBaseline):
+class SourceOnly(LogitsClassifierMixin, BaseDeepDA):
     """Classifier trained on the source labels, applied to the target (shared labels).
 
     With labelled target rows (``y_target`` != -1) they are trained on too;
@@ -378,8 +346,8 @@ class SourceOnly(LogitsClassifierMixin, _DeepBaseline):
     True
     """
 
-    _requires_target = False
-    _label_space = "shared"
+    def _capabilities(self):
+        return Capabilities(requires_target=False, label_space="shared")
 
     def __init__(self, *, embedding_dim=10, hidden_dims=(256, 128), encoder=None,
                  input_shape=None, epochs=30, batch_size=256, lr=1e-3, device="auto",
@@ -397,18 +365,15 @@ class SourceOnly(LogitsClassifierMixin, _DeepBaseline):
         self.callbacks = callbacks
 
     def _fit_deep(self, data):
-        epochs = self._check_epochs()
-        encoder = LabelEncoder().fit(data.y_source)
-        self.classes_ = encoder.classes_
-        parts = {"source": {"X": data.X_source, "y": encoder.transform(data.y_source)}}
-        mask = data.labelled_target
-        if mask.any():
-            parts["target"] = {"X": data.X_target[mask],
-                               "y": encoder.transform(data.y_target[mask])}
-        elif data.heterogeneous:
+        epochs = self.epochs
+        self.classes_ = data.source_classes()[0]
+        labelled = data.has_target_labels
+        if not labelled and data.heterogeneous:
             raise ValueError(
                 "X_target has other features than X_source and y_target has no labels: "
                 "SourceOnly cannot train a target encoder without target labels."
             )
         model = _Classifier(self._make_encoder(data), len(self.classes_), self.embedding_dim)
-        self.net_ = self._train_stage("train", model, DomainDataset(**parts), epochs)
+        dataset = data.dataset("Xy", target="Xy" if labelled else None,
+                               labelled=self.classes_ if labelled else None)
+        self.net_ = self._train_stage("train", model, dataset, epochs)

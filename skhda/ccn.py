@@ -29,6 +29,7 @@ trains.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 
 import numpy as np
@@ -41,10 +42,10 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from ._base import (
+    TRAINING_PARAMETERS_DOC,
     BaseDeepDA,
+    Capabilities,
     DeepMixin,
-    _check_positive_float,
-    _check_positive_int,
     _check_y,
     check_X,
     check_X_shape,
@@ -56,7 +57,15 @@ from ._training import (
     adapt_batchnorm,
     batched_apply,
 )
-from .metrics import n_dominant_clusters
+from ._validation import (
+    Integral,
+    Interval,
+    StrOptions,
+    non_negative_real,
+    positive_int,
+    positive_real,
+)
+from .metrics import n_dominant_clusters, pair_precision_recall
 from .nn.encoders import make_encoder
 from .nn.layers import DomainDiscriminator, RandomAffine
 from .nn.pairwise import KCL, MCL, PairwiseSimilarityHead, pair_targets
@@ -73,53 +82,6 @@ _LOSSES = {"kcl": KCL, "mcl": MCL}
 
 
 # ------------------------------------------------------------------ helpers
-def pair_precision_recall(y_true, similarity, threshold=0.5):
-    """Precision and recall of similar and dissimilar pairs (the paper's tables 7-13).
-
-    Every ordered pair ``(i, j)``, ``i != j``, of the rows is predicted
-    similar when ``similarity[i, j] > threshold`` and scored against
-    ``y_true[i] == y_true[j]``.
-
-    Parameters
-    ----------
-    y_true : array-like of shape (n,)
-    similarity : array-like of shape (n, n)
-        Pairwise similarity probabilities (e.g.
-        :meth:`SimilarityNetwork.similarity_matrix`) or 0/1 labels.
-    threshold : float, default=0.5
-
-    Returns
-    -------
-    scores : dict
-        ``similar_precision``, ``similar_recall``, ``dissimilar_precision``,
-        ``dissimilar_recall`` (NaN when undefined).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> S = np.array([[1, 1, 0], [1, 1, 1], [0, 1, 1]])
-    >>> pair_precision_recall([0, 0, 1], S)["similar_precision"]
-    0.5
-    """
-    y = np.asarray(y_true)
-    S = np.asarray(similarity)
-    if S.shape != (len(y), len(y)):
-        raise ValueError(f"similarity must have shape ({len(y)}, {len(y)}), got {S.shape}.")
-    off = ~np.eye(len(y), dtype=bool)
-    true = (y[:, None] == y[None, :])[off]
-    pred = (S > threshold)[off]
-
-    def ratio(a, b):
-        return float(a / b) if b else float("nan")
-
-    return {
-        "similar_precision": ratio((pred & true).sum(), pred.sum()),
-        "similar_recall": ratio((pred & true).sum(), true.sum()),
-        "dissimilar_precision": ratio((~pred & ~true).sum(), (~pred).sum()),
-        "dissimilar_recall": ratio((~pred & ~true).sum(), (~true).sum()),
-    }
-
-
 def _resolve_similarity(similarity):
     """The :class:`SimilarityNetwork` inside ``similarity`` (or a FrozenEstimator of one)."""
     inner = similarity.estimator if isinstance(similarity, FrozenEstimator) else similarity
@@ -138,6 +100,8 @@ def _is_fitted(est):
 # ---------------------------------------------------------- the network G
 class _SimilarityModel(nn.Module):
     """Backbone + :class:`PairwiseSimilarityHead`; cross-entropy on all ``B^2`` pairs."""
+
+    loss_terms = ("pair_ce",)
 
     def __init__(self, encoder, embedding_dim, hidden_dim, augment=0.0):
         super().__init__()
@@ -190,7 +154,9 @@ class SimilarityNetwork(DeepMixin, BaseEstimator):
         Shape of one image when images come flat, e.g. ``(28, 28)``.
     augment : float, default=0.0
         Strength of a random affine jitter of image rows during training
-        (0: off; not in the paper).
+        (:class:`skhda.nn.RandomAffine`, the same meaning in every skhda
+        estimator: rotation ``+-20 a`` degrees, scale ``1 +- 0.2 a``, shift
+        ``+-15 a`` % of the side); 0: off; not in the paper.
     epochs : int, default=30
         Epochs of ``ceil(n / batch)`` steps.
     lr : float, default=1e-3
@@ -246,15 +212,14 @@ class SimilarityNetwork(DeepMixin, BaseEstimator):
         self.verbose = verbose
         self.callbacks = callbacks
 
-    def _check_params(self):
-        _check_positive_int(self.classes_per_batch, "classes_per_batch", minimum=2)
-        _check_positive_int(self.samples_per_class, "samples_per_class", minimum=1)
-        _check_positive_int(self.hidden_dim, "hidden_dim")
-        _check_positive_int(self.epochs, "epochs", minimum=0)
-        _check_positive_float(self.augment, "augment", allow_zero=True)
-        if self.encoder is not None and not isinstance(self.encoder, nn.Module):
-            raise TypeError(f"encoder must be None or a torch.nn.Module, got {self.encoder!r}.")
-        self._check_deep_params()
+    _parameter_constraints: dict = {
+        **DeepMixin._parameter_constraints,
+        "classes_per_batch": [Interval(Integral, 2, None, closed="left")],
+        "samples_per_class": positive_int(),
+        "hidden_dim": positive_int(),
+        "augment": non_negative_real(),
+        "encoder": [None, nn.Module],
+    }
 
     def fit(self, X, y):
         """Learn the pairwise similarity of the rows of ``X`` from their classes ``y``.
@@ -273,7 +238,7 @@ class SimilarityNetwork(DeepMixin, BaseEstimator):
         """
         for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
             delattr(self, name)
-        self._check_params()
+        self._validate_params()
         X = check_X(X, "X", self.input_shape)
         y = _check_y(y, "y", len(X), "X")
         labels = LabelEncoder().fit(y)
@@ -397,6 +362,8 @@ class _PairSupervision(nn.Module):
 class _ClusteringModel(nn.Module):
     """Backbone -> BN -> ReLU -> K logits; pairwise loss on target batches (CCN)."""
 
+    loss_terms = ("cluster", "contrastive")
+
     def __init__(self, encoder, embedding_dim, n_outputs, loss, supervision, contrast=None):
         super().__init__()
         self.encoder = encoder
@@ -422,6 +389,8 @@ class _ClusteringModel(nn.Module):
 
 class _TransferModel(_ClusteringModel):
     """CCN+ / CCN++: CE on source, pairwise loss on target, optional DANN discriminator."""
+
+    loss_terms = ("ce", "ce_target", "cluster", "adversarial", "contrastive")
 
     def __init__(self, encoder, embedding_dim, n_outputs, loss, supervision, adversarial,
                  contrast=None):
@@ -459,23 +428,8 @@ _DEEP_DOC = """
         Hidden layer of the clustering network (output of its backbone).
     hidden_dims : sequence of int, default=(256, 128)
         Hidden layers of the default MLP backbone (vectors).
-    encoder : torch.nn.Module, default=None
-        A user backbone mapping rows to ``(B, embedding_dim)``; None builds
-        an MLP for vectors and a small conv net for images.
-        A copy is trained from the module's current weights: ``random_state``
-        does not re-initialise it (seed torch before building it when runs must
-        repeat across processes).
-    input_shape : tuple, default=None
-        Shape of one image when images come flat, e.g. ``(28, 28)``.
     epochs : int, default=30
-    lr : float, default=1e-3
-        Adam learning rate.
-    device : str, default="auto"
-    random_state : int, RandomState or None, default=None
-    verbose : int, default=0
-    callbacks : list of skorch callbacks, default=None
-        Added to the main training stage.
-"""
+""" + TRAINING_PARAMETERS_DOC
 
 
 _deep_doc = with_parameters_doc(_DEEP_DOC)
@@ -484,24 +438,24 @@ _deep_doc = with_parameters_doc(_DEEP_DOC)
 class _CCNBase(BaseDeepDA):
     """What CCN and CCN+ share: the loss switch and the similarity network G."""
 
-    _supports_heterogeneous = False
+    def _capabilities(self):
+        # source labels are needed to learn G, unless a fitted one is given
+        sim = self.similarity
+        learns_g = not isinstance(sim, (SimilarityNetwork, FrozenEstimator)) or not _is_fitted(
+            _resolve_similarity(sim))
+        return Capabilities(requires_source_labels=learns_g, heterogeneous=False)
 
-    @property
-    def _requires_source_labels(self):
-        # read at class level by generic code: the default (learn G) needs them
-        sim = getattr(self, "similarity", None)
-        return sim is None or not _is_fitted(_resolve_similarity(sim))
+    _parameter_constraints: dict = {
+        **BaseDeepDA._parameter_constraints,
+        "loss": [StrOptions(set(_LOSSES))],
+        "margin": positive_real(),
+        "similarity": [None, SimilarityNetwork, FrozenEstimator],
+        "similarity_bn": [StrOptions({"target", "source"})],
+        "lambda_contrastive": non_negative_real(),
+        "augment": non_negative_real(),
+    }
 
-    def _check_ccn_params(self):
-        self._check_common_params()
-        if self.loss not in _LOSSES:
-            raise ValueError(f"loss must be one of {sorted(_LOSSES)}, got {self.loss!r}.")
-        _check_positive_float(self.margin, "margin")
-        _check_positive_int(self.epochs, "epochs", minimum=0)
-        if self.similarity_bn not in ("target", "source"):
-            raise ValueError(
-                f"similarity_bn must be 'target' or 'source', got {self.similarity_bn!r}."
-            )
+    def _check_params_vs_input(self, data):
         if self.similarity is not None:
             _resolve_similarity(self.similarity)
 
@@ -510,8 +464,6 @@ class _CCNBase(BaseDeepDA):
 
     def _target_contrast(self, data):
         """The contrastive term on the target images (ours) and its loss weight, or Nones."""
-        _check_positive_float(self.lambda_contrastive, "lambda_contrastive", allow_zero=True)
-        _check_positive_float(self.augment, "augment", allow_zero=True)
         lam = float(self.lambda_contrastive)
         if lam == 0:
             return None, None
@@ -606,9 +558,10 @@ class CCN(_CCNBase):
         network features of the target images themselves
         (``doc/benchmarks/ccn.md``). 0 is the paper's CCN.
     augment : float, default=0.5
-        Strength of the random views of ``lambda_contrastive`` (rotation
-        ``+-20 a`` degrees, scale ``1 +- 0.2 a``, shift ``+-15 a`` % of the
-        side, brightness ``1 +- 0.5 a``).
+        Strength of the random views of ``lambda_contrastive``
+        (:class:`skhda.nn.RandomAffine`, the same meaning in every skhda
+        estimator: rotation ``+-20 a`` degrees, scale ``1 +- 0.2 a``, shift
+        ``+-15 a`` % of the side; the views also vary brightness ``1 +- 0.5 a``).
     batch_size : int, default=100
         Target rows per step (``batch_size^2`` pairs per step).
     DEEP_PARAMETERS
@@ -668,13 +621,12 @@ class CCN(_CCNBase):
         self.callbacks = callbacks
 
     def _fit_deep(self, data):
-        self._check_ccn_params()
         k = self._n_clusters(data)
         contrast, weights = self._target_contrast(data)
         supervision, Zg = self._pair_supervision(data)
         model = _ClusteringModel(self._make_encoder(data), self.embedding_dim, k,
                                  self._make_loss(), supervision, contrast)
-        dataset = DomainDataset(target={"X": data.X_target, "g": Zg})
+        dataset = data.dataset(source=None, extra={"target": {"g": Zg}})
         self.net_ = self._train_stage("cluster", model, dataset, self.epochs,
                                       loss_weights=weights)
         self.labels_ = self._labels(data.X_target)
@@ -736,7 +688,8 @@ class CCNPlus(_CCNBase):
         between two random views of each target batch; ours, image inputs
         only, as in :class:`CCN`). 0 is the paper's CCN+ / CCN++.
     augment : float, default=0.5
-        Strength of the random views of ``lambda_contrastive``.
+        Strength of the random views of ``lambda_contrastive``
+        (:class:`skhda.nn.RandomAffine`, as in :class:`CCN`).
     source_batch_size : int, default=32
         Source rows per step.
     batch_size : int, default=96
@@ -769,8 +722,17 @@ class CCNPlus(_CCNBase):
     """
 
     _main_stage = "train"
-    _label_space = "shared"
-    _supports_heterogeneous = True
+    def _capabilities(self):   # CCN+ predicts source classes, with any target features
+        return dataclasses.replace(super()._capabilities(), label_space="shared",
+                                   heterogeneous=True)
+
+    _parameter_constraints: dict = {
+        **_CCNBase._parameter_constraints,
+        "adversarial": ["boolean"],
+        "lambda_cluster": non_negative_real(),
+        "lambda_adversarial": non_negative_real(),
+        "source_batch_size": positive_int(),
+    }
 
     def __init__(self, *, loss="kcl", margin=2.0, similarity=None, similarity_bn="target",
                  adversarial=False, lambda_cluster=1.0, lambda_adversarial=1.0,
@@ -800,35 +762,26 @@ class CCNPlus(_CCNBase):
         self.verbose = verbose
         self.callbacks = callbacks
 
-    def _fit_deep(self, data):
-        self._check_ccn_params()
-        _check_positive_float(self.lambda_cluster, "lambda_cluster", allow_zero=True)
-        _check_positive_float(self.lambda_adversarial, "lambda_adversarial", allow_zero=True)
-        _check_positive_int(self.source_batch_size, "source_batch_size")
-        if not isinstance(self.adversarial, (bool, np.bool_)):
-            raise ValueError(f"adversarial must be True or False, got {self.adversarial!r}.")
-        mask = data.labelled_target
-        if data.heterogeneous and not mask.any():
+    def _check_params_vs_input(self, data):
+        super()._check_params_vs_input(data)
+        if data.heterogeneous and not data.has_target_labels:
             raise ValueError(
                 "X_target has other features than X_source and y_target has no labels: "
                 "CCNPlus cannot train its target encoder without labelled target rows; "
                 "pass y_target with a few labels (-1 for the unlabelled rows)."
             )
+
+    def _fit_deep(self, data):
         contrast, contrast_weight = self._target_contrast(data)
-        labels = LabelEncoder().fit(data.y_source)
-        self.classes_ = labels.classes_
-        target = {"X": data.X_target}
+        self.classes_ = data.source_classes()[0]
+        target = {}
         supervision = None
         if self.lambda_cluster > 0:
             supervision, target["g"] = self._pair_supervision(data)
         model = _TransferModel(self._make_encoder(data), self.embedding_dim, len(self.classes_),
                                self._make_loss(), supervision, self.adversarial, contrast)
-        parts = {"source": {"X": data.X_source, "y": labels.transform(data.y_source)},
-                 "target": target}
-        if mask.any():
-            parts["labelled"] = {"X": data.X_target[mask],
-                                 "y": labels.transform(data.y_target[mask])}
-        dataset = DomainDataset(**parts)
+        labelled = self.classes_ if data.has_target_labels else None
+        dataset = data.dataset("Xy", labelled=labelled, extra={"target": target})
         callbacks = []
         if self.adversarial:
             callbacks.append(DomainDiscriminator.schedule("discriminator"))

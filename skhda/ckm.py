@@ -53,16 +53,22 @@ import torch.nn.functional as F
 from scipy.optimize import linear_sum_assignment
 from sklearn.cluster import KMeans, SpectralClustering
 from sklearn.utils.validation import check_is_fitted
-from skorch.callbacks import Callback
 from torch import nn
 
 from ._base import (
+    TRAINING_PARAMETERS_DOC,
     BaseDeepDA,
-    _check_positive_float,
-    _check_positive_int,
+    Capabilities,
     with_parameters_doc,
 )
-from ._training import DomainDataset, LinearSchedule, batched_apply
+from ._training import LinearSchedule, PeriodicRefresh, batched_apply
+from ._validation import (
+    StrOptions,
+    non_negative_int,
+    non_negative_real,
+    positive_int,
+    positive_real,
+)
 from .nn.clustering import (
     ConcreteKMeans,
     DCNClustering,
@@ -77,6 +83,7 @@ __all__ = ["CKM", "DCNAdapter", "DECAdapter"]
 
 _USE_SOURCE = ("all", "reconstruction", "none")
 _INIT = ("kmeans++", "spectral")
+_PARTS = ("target", "source", "labelled")   # the parts' order (the iterator draws in it)
 
 
 def _match_clusters(labels, reference, n_clusters, keep_known=True):
@@ -114,13 +121,15 @@ class _AdaptiveClusteringModel(nn.Module):
     ``rec``, and ``ce`` when a classifier is present.
     """
 
+    loss_terms = ("rec", "ce", "cluster", "pseudo", "kshot")
+
     def __init__(self, encoder, decoder, embedding_dim, *, augment=0.0,
                  standardize_embedding=False):
         super().__init__()
         self.encoder = encoder
         self.decoder = decoder
         # the autoencoder reconstructs the jittered image (as in DEC-DA, Guo et al. 2018)
-        self.augment = RandomAffine(augment, rotation=12.0, shift=0.075)
+        self.augment = RandomAffine(augment)
         self.standardize = (nn.BatchNorm1d(embedding_dim, affine=False)
                             if standardize_embedding else nn.Identity())
         self.classifier = None
@@ -158,63 +167,40 @@ class _AdaptiveClusteringModel(nn.Module):
         return terms
 
 
-class _RefreshDECTarget(Callback):
-    """Recompute DEC's target distribution ``P`` over all target rows every T steps."""
-
-    def __init__(self, X_target, interval):
-        self.X_target = X_target
-        self.interval = interval
-
-    def on_train_begin(self, net, **kwargs):
-        self._step = 0
-
-    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
-        if not training:
-            return
-        if self._step % self.interval == 0:
-            model = net.module_
-            q = batched_apply(lambda x: model.clustering.soft_assignment(model.embed(x, "target")),
-                              self.X_target, net.device, module=model)
-            model.clustering.refresh_target(torch.as_tensor(q, device=net.device))
-        self._step += 1
-
-    def on_train_end(self, net, **kwargs):
-        # P is a training-time quantity: do not pickle n_target x K numbers
-        net.module_.clustering.target_distribution = net.module_.clustering.centroids.new_zeros(
-            0, net.module_.clustering.centroids.shape[0])
-        self.X_target = None
+def _dec_soft_assignment(X_target, net):
+    """DEC's soft assignment ``Q`` of every target row (what its target ``P`` is made of)."""
+    model = net.module_
+    return batched_apply(lambda x: model.clustering.soft_assignment(model.embed(x, "target")),
+                         X_target, net.device, module=model)
 
 
-class _RefreshPseudoLabels(Callback):
-    """Every ``interval`` epochs, re-cluster the target on the current features.
+def _dec_store_target(net, q):
+    net.module_.clustering.refresh_target(torch.as_tensor(q, device=net.device))
+
+
+def _dec_release_target(net):
+    # P is a training-time quantity: do not pickle n_target x K numbers
+    clustering = net.module_.clustering
+    clustering.target_distribution = clustering.centroids.new_zeros(
+        0, clustering.centroids.shape[0])
+
+
+def _reclustered_pseudo_labels(est, data, n_clusters, net):
+    """Re-cluster the target on the current features (the pseudo-label refresh).
 
     The kNN-graph spectral clustering of ``init="spectral"`` is run again on
     the encoder's current features; its clusters are matched (Hungarian) to
-    the current pseudo-labels (labelled target rows keep their labels) and
-    replace them.
+    the current pseudo-labels (labelled target rows keep their labels).
     """
-
-    def __init__(self, est, data, n_clusters, interval):
-        self.est, self.data, self.n_clusters, self.interval = est, data, n_clusters, interval
-
-    def on_epoch_end(self, net, **kwargs):
-        epoch = len(net.history)
-        if epoch % self.interval or epoch == net.max_epochs:
-            return
-        model, data = net.module_, self.data
-        labels = self.est._spectral_labels(
-            self.est._hidden_features(model, data.X_target), self.n_clusters)
-        reference = model.pseudo_labels.cpu().numpy()
-        if data.has_target_labels:   # match to, and keep, the labelled rows' classes
-            known = np.full(len(reference), -1, dtype=np.int64)
-            known[data.labelled_target] = reference[data.labelled_target]
-            labels = _match_clusters(labels, known, self.n_clusters)
-        else:                        # keep the cluster ids of the previous labels
-            labels = _match_clusters(labels, reference, self.n_clusters, keep_known=False)
-        model.pseudo_labels.copy_(torch.as_tensor(labels, device=model.pseudo_labels.device))
-
-    def on_train_end(self, net, **kwargs):
-        self.data = self.est = None
+    model = net.module_
+    labels = est._spectral_labels(est._hidden_features(model, data.X_target), n_clusters)
+    reference = model.pseudo_labels.cpu().numpy()
+    if data.has_target_labels:   # match to, and keep, the labelled rows' classes
+        known = np.full(len(reference), -1, dtype=np.int64)
+        known[data.labelled_target] = reference[data.labelled_target]
+        return _match_clusters(labels, known, n_clusters)
+    # keep the cluster ids of the previous labels
+    return _match_clusters(labels, reference, n_clusters, keep_known=False)
 
 
 # --------------------------------------------------------------- estimators
@@ -237,11 +223,12 @@ _PARAMS_DOC = """
         ``lambda_1``, weight of the clustering loss.
     lambda_source : float, default=1.0
         ``lambda_2``, weight of the source cross-entropy ``L_CE``.
-    augment : float, default=1.0
-        Strength of the random affine jitter of image inputs (rotation
-        ``+-12 a`` degrees, scale ``1 +- 0.1 a``, shift ``+-7.5 a`` % of the
-        side), in both stages; 0 disables it (paper-faithful). Ignored for
-        vector inputs. Not in the paper.
+    augment : float, default=0.6
+        Strength of the random affine jitter of image inputs, in both stages
+        (:class:`skhda.nn.RandomAffine`, the same meaning in every skhda
+        estimator: rotation ``+-20 a`` degrees, scale ``1 +- 0.2 a``, shift
+        ``+-15 a`` % of the side; 0.6 is ``+-12`` degrees); 0 disables it
+        (paper-faithful). Ignored for vector inputs. Not in the paper.
     standardize_embedding : bool, default=True
         Standardise the embedding per batch (``BatchNorm1d`` without affine
         parameters; running statistics at inference). Keeps its scale fixed
@@ -281,29 +268,9 @@ _PARAMS_DOC = """
         Dimension of the embedding ``z = f(x)``.
     hidden_dims : sequence of int, default=(256, 128)
         Hidden layers of the default MLP encoder (vector inputs).
-    encoder : torch.nn.Module or dict, default=None
-        A user encoder (both domains) or ``{"source": ..., "target": ...}``,
-        mapping inputs to ``embedding_dim`` features; None builds a conv net
-        for images and an MLP for vectors. The decoder is always the default
-        one for the input shape.
-        A copy is trained from the module's current weights: ``random_state``
-        does not re-initialise it (seed torch before building it when runs must
-        repeat across processes).
-    input_shape : tuple or dict, default=None
-        Shape of one image when images come flat, e.g. ``(16, 16)``.
     batch_size : int, default=256
         Rows per step of each domain.
-    lr : float, default=1e-3
-        Adam learning rate of both stages.
-    device : str, default="auto"
-        ``"auto"``: CUDA when available, else CPU.
-    random_state : int, RandomState or None, default=None
-        Seeds the whole fit (same labels twice in a row on one device).
-    verbose : int, default=0
-        0 silent; 1 a progress bar and loss table per stage.
-    callbacks : list or dict of skorch callbacks, default=None
-        Added to the joint stage's net; ``{"pretrain": [...], "joint": [...]}``
-        reaches each stage."""
+""" + TRAINING_PARAMETERS_DOC.rstrip("\n")
 
 _with_params = with_parameters_doc(_PARAMS_DOC)
 
@@ -332,10 +299,9 @@ class _AdaptiveClustering(BaseDeepDA):
     """Algorithms 1 and 2 of the CKM paper with a pluggable clustering loss."""
 
     _main_stage = "joint"
-    _uses_target_index = False  # the clustering head needs each target row's index
 
     def __init__(self, n_clusters=None, *, use_source="all", pretrain_epochs=15, epochs=10,
-                 lambda_cluster=1.0, lambda_source=1.0, augment=1.0,
+                 lambda_cluster=1.0, lambda_source=1.0, augment=0.6,
                  standardize_embedding=True, init="spectral",
                  init_neighbors=10, init_features="auto",
                  lambda_pseudo=10.0, pseudo_refresh=2, lambda_source_pretrain=30.0,
@@ -368,10 +334,26 @@ class _AdaptiveClustering(BaseDeepDA):
         self.verbose = verbose
         self.callbacks = callbacks
 
-    @property
-    def _requires_source_labels(self):
-        # read at class level by generic code: the default ("all") needs them
-        return getattr(self, "use_source", "all") == "all"
+    def _capabilities(self):
+        # source labels only for use_source="all" (L_CE)
+        return Capabilities(requires_source_labels=self.use_source == "all")
+
+    _parameter_constraints: dict = {
+        **BaseDeepDA._parameter_constraints,
+        "use_source": [StrOptions(set(_USE_SOURCE))],
+        "pretrain_epochs": non_negative_int(),
+        "lambda_cluster": non_negative_real(),
+        "lambda_source": non_negative_real(),
+        "lambda_kshot": non_negative_real(),
+        "augment": non_negative_real(),
+        "standardize_embedding": ["boolean"],
+        "init": [StrOptions(set(_INIT))],
+        "init_neighbors": positive_int(),
+        "init_features": [StrOptions({"auto", "input", "encoder"})],
+        "lambda_pseudo": non_negative_real(),
+        "pseudo_refresh": non_negative_int(),
+        "lambda_source_pretrain": non_negative_real(),
+    }
 
     # ------------------------------------------------------- to specialise
     def _make_clustering(self, n_clusters):  # pragma: no cover - abstract
@@ -380,36 +362,8 @@ class _AdaptiveClustering(BaseDeepDA):
     def _joint_callbacks(self, data, dataset):
         return []
 
-    def _check_method_params(self):
-        pass
-
     # ------------------------------------------------------------- fitting
-    def _check_params(self):
-        if self.use_source not in _USE_SOURCE:
-            raise ValueError(f"use_source must be one of {_USE_SOURCE}, got {self.use_source!r}.")
-        _check_positive_int(self.pretrain_epochs, "pretrain_epochs", minimum=0)
-        _check_positive_int(self.epochs, "epochs", minimum=0)
-        _check_positive_float(self.lambda_cluster, "lambda_cluster", allow_zero=True)
-        _check_positive_float(self.lambda_source, "lambda_source", allow_zero=True)
-        _check_positive_float(self.augment, "augment", allow_zero=True)
-        if self.init not in _INIT:
-            raise ValueError(f"init must be one of {_INIT}, got {self.init!r}.")
-        _check_positive_int(self.init_neighbors, "init_neighbors")
-        if self.init_features not in ("auto", "input", "encoder"):
-            raise ValueError("init_features must be 'auto', 'input' or 'encoder', got "
-                             f"{self.init_features!r}.")
-        _check_positive_int(self.pseudo_refresh, "pseudo_refresh", minimum=0)
-        _check_positive_float(self.lambda_source_pretrain, "lambda_source_pretrain",
-                              allow_zero=True)
-        _check_positive_float(self.lambda_pseudo, "lambda_pseudo", allow_zero=True)
-        if not isinstance(self.standardize_embedding, (bool, np.bool_)):
-            raise ValueError(
-                f"standardize_embedding must be True or False, got {self.standardize_embedding!r}."
-            )
-        self._check_method_params()
-
     def _fit_deep(self, data):
-        self._check_params()
         for attr in ("classes_", "source_classes_"):
             if hasattr(self, attr):
                 delattr(self, attr)
@@ -422,16 +376,15 @@ class _AdaptiveClustering(BaseDeepDA):
         model = _AdaptiveClusteringModel(
             encoder, decoder, self.embedding_dim, augment=self.augment,
             standardize_embedding=bool(self.standardize_embedding))
-        parts = {"target": {"X": data.X_target}}
-        if self.use_source != "none":
-            parts["source"] = {"X": data.X_source}
+        source = None if self.use_source == "none" else "X"
         if self.use_source == "all":
-            self.source_classes_, y_s = np.unique(data.y_source, return_inverse=True)
+            self.source_classes_ = data.source_classes()[0]
             if float(self.lambda_source_pretrain) > 0:
                 # stage 1 = L_AE + lambda L_CE (not in the paper: stage 1 is L_AE only)
                 model.classifier = nn.Linear(self.embedding_dim, len(self.source_classes_))
-                parts["source"]["y"] = y_s
-        self._train_stage("pretrain", model, DomainDataset(**parts), self.pretrain_epochs,
+                source = "Xy"
+        self._train_stage("pretrain", model, data.dataset(source, order=_PARTS),
+                          self.pretrain_epochs,
                           loss_weights={"ce": float(self.lambda_source_pretrain)})
 
         # centroids: k-means++ / k-means on the target embedding, or class means (eq. 6);
@@ -444,9 +397,8 @@ class _AdaptiveClustering(BaseDeepDA):
             graph = self._spectral_labels(F_t, n_clusters)
         if ssda:
             mask = data.labelled_target
-            self.classes_, y_l = np.unique(data.y_target[mask], return_inverse=True)
+            self.classes_, y_l = data.target_classes()
             centroids = np.stack([Z[mask][y_l == j].mean(0) for j in range(n_clusters)])
-            parts["labelled"] = {"X": data.X_target[mask], "y": y_l}
             if graph is not None:
                 reference = np.full(len(graph), -1, dtype=np.int64)
                 reference[mask] = y_l
@@ -461,22 +413,21 @@ class _AdaptiveClustering(BaseDeepDA):
             self.init_labels_ = graph
             if float(self.lambda_pseudo) > 0:
                 model.pseudo_labels = torch.as_tensor(graph)
-                parts["target"]["index"] = np.arange(len(data.X_target))
         model.clustering = self._make_clustering(n_clusters)
         model.clustering.set_centroids(centroids)
 
         # stage 2: joint training (Algorithm 1 / 2)
         if self.use_source == "all":
-            parts["source"]["y"] = y_s
+            source = "Xy"
             if model.classifier is None:
                 model.classifier = nn.Linear(self.embedding_dim, len(self.source_classes_))
-        if self._uses_target_index:
-            parts["target"]["index"] = np.arange(len(data.X_target))
-        dataset = DomainDataset(**parts)
+        dataset = data.dataset(source, labelled=self.classes_ if ssda else None, order=_PARTS)
         extra = self._joint_callbacks(data, dataset)
         if model.pseudo_labels is not None and int(self.pseudo_refresh) > 0:
-            extra.append(_RefreshPseudoLabels(self, data, n_clusters, int(self.pseudo_refresh)))
-        batch_sizes = {"labelled": len(parts["labelled"]["X"])} if ssda else None
+            extra.append(PeriodicRefresh(
+                partial(_reclustered_pseudo_labels, self, data, n_clusters), "pseudo_labels",
+                every=int(self.pseudo_refresh), unit="epoch", at_start=False))
+        batch_sizes = {"labelled": int(data.labelled_target.sum())} if ssda else None
         self.net_ = self._train_stage(
             "joint", model, dataset, self.epochs, batch_sizes=batch_sizes,
             loss_weights={"cluster": float(self.lambda_cluster),
@@ -640,7 +591,7 @@ class CKM(_AdaptiveClustering):
 
     def __init__(self, n_clusters=None, *, use_source="all", pretrain_epochs=15, epochs=10,
                  lambda_cluster=1.0, lambda_source=1.0, lambda_kshot=1.0, temperature=1.0,
-                 final_temperature=0.1, augment=1.0, standardize_embedding=True, init="spectral",
+                 final_temperature=0.1, augment=0.6, standardize_embedding=True, init="spectral",
                  init_neighbors=10, init_features="auto",
                  lambda_pseudo=10.0, pseudo_refresh=2, lambda_source_pretrain=30.0,
                  embedding_dim=10, hidden_dims=(256, 128), encoder=None, input_shape=None,
@@ -661,10 +612,11 @@ class CKM(_AdaptiveClustering):
         self.temperature = temperature
         self.final_temperature = final_temperature
 
-    def _check_method_params(self):
-        _check_positive_float(self.lambda_kshot, "lambda_kshot", allow_zero=True)
-        _check_positive_float(self.temperature, "temperature")
-        _check_positive_float(self.final_temperature, "final_temperature")
+    _parameter_constraints: dict = {
+        **_AdaptiveClustering._parameter_constraints,
+        "temperature": positive_real(),
+        "final_temperature": positive_real(),
+    }
 
     def _make_clustering(self, n_clusters):
         return ConcreteKMeans(n_clusters, self.embedding_dim, self.temperature)
@@ -689,6 +641,8 @@ class DECAdapter(_AdaptiveClustering):
     Parameters
     ----------
     DEEP_PARAMETERS
+    lambda_kshot : float, default=1.0
+        ``lambda_3``, weight of the k-shot loss (SSDA only).
     alpha : float, default=1.0
         Degrees of freedom of the Student-t kernel.
     update_interval : int, default=20
@@ -710,11 +664,9 @@ class DECAdapter(_AdaptiveClustering):
     (896, 5)
     """
 
-    _uses_target_index = True
-
     def __init__(self, n_clusters=None, *, use_source="all", pretrain_epochs=15, epochs=10,
                  lambda_cluster=1.0, lambda_source=1.0, lambda_kshot=1.0, alpha=1.0,
-                 update_interval=20, augment=1.0, standardize_embedding=True, init="spectral",
+                 update_interval=20, augment=0.6, standardize_embedding=True, init="spectral",
                  init_neighbors=10, init_features="auto",
                  lambda_pseudo=10.0, pseudo_refresh=2, lambda_source_pretrain=30.0,
                  embedding_dim=10, hidden_dims=(256, 128), encoder=None, input_shape=None,
@@ -735,16 +687,18 @@ class DECAdapter(_AdaptiveClustering):
         self.alpha = alpha
         self.update_interval = update_interval
 
-    def _check_method_params(self):
-        _check_positive_float(self.lambda_kshot, "lambda_kshot", allow_zero=True)
-        _check_positive_float(self.alpha, "alpha")
-        _check_positive_int(self.update_interval, "update_interval")
+    _parameter_constraints: dict = {
+        **_AdaptiveClustering._parameter_constraints,
+        "alpha": positive_real(),
+        "update_interval": positive_int(),
+    }
 
     def _make_clustering(self, n_clusters):
         return DECClustering(n_clusters, self.embedding_dim, float(self.alpha))
 
     def _joint_callbacks(self, data, dataset):
-        return [_RefreshDECTarget(data.X_target, int(self.update_interval))]
+        return [PeriodicRefresh(partial(_dec_soft_assignment, data.X_target), _dec_store_target,
+                                every=int(self.update_interval), release=_dec_release_target)]
 
 
 @_with_params
@@ -783,7 +737,7 @@ class DCNAdapter(_AdaptiveClustering):
     """
 
     def __init__(self, n_clusters=None, *, use_source="all", pretrain_epochs=15, epochs=10,
-                 lambda_cluster=1.0, lambda_source=1.0, lambda_kshot=1.0, augment=1.0,
+                 lambda_cluster=1.0, lambda_source=1.0, lambda_kshot=1.0, augment=0.6,
                  standardize_embedding=True, init="spectral",
                  init_neighbors=10, init_features="auto",
                  lambda_pseudo=10.0, pseudo_refresh=2, lambda_source_pretrain=30.0,
@@ -803,9 +757,6 @@ class DCNAdapter(_AdaptiveClustering):
             batch_size=batch_size, lr=lr, device=device, random_state=random_state,
             verbose=verbose, callbacks=callbacks)
         self.lambda_kshot = lambda_kshot
-
-    def _check_method_params(self):
-        _check_positive_float(self.lambda_kshot, "lambda_kshot", allow_zero=True)
 
     def _make_clustering(self, n_clusters):
         return DCNClustering(n_clusters, self.embedding_dim)

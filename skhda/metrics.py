@@ -9,6 +9,8 @@ Metrics commonly reported for deep clustering and transferable clustering:
 * :func:`bcubed_f1_score` / :func:`bcubed_precision_recall` -- BCubed
   precision, recall and F-score.
 * :func:`n_dominant_clusters` -- the number of dominant clusters (NDC).
+* :func:`pair_precision_recall` -- precision and recall of a pairwise
+  similarity prediction (CCN's similarity network).
 * :func:`normalized_mutual_info_score` and :func:`adjusted_rand_score`,
   re-exported unchanged from :mod:`sklearn.metrics`.
 
@@ -35,6 +37,7 @@ __all__ = [
     "cluster_accuracy",
     "n_dominant_clusters",
     "normalized_mutual_info_score",
+    "pair_precision_recall",
     "pairwise_f1_score",
     "pairwise_precision_recall",
 ]
@@ -349,3 +352,50 @@ def n_dominant_clusters(labels: ArrayLike, n_clusters: int) -> int:
     # size >= N / n_clusters  <=>  size * n_clusters >= N  (exact integer arithmetic)
     n = labels.shape[0]
     return int(sum(1 for c in counts.tolist() if c * int(n_clusters) >= n))
+
+
+def pair_precision_recall(y_true, similarity, threshold=0.5):
+    """Precision and recall of similar and dissimilar pairs (the paper's tables 7-13).
+
+    Every ordered pair ``(i, j)``, ``i != j``, of the rows is predicted
+    similar when ``similarity[i, j] > threshold`` and scored against
+    ``y_true[i] == y_true[j]``.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n,)
+    similarity : array-like of shape (n, n)
+        Pairwise similarity probabilities (e.g.
+        :meth:`skhda.ccn.SimilarityNetwork.similarity_matrix`) or 0/1 labels.
+    threshold : float, default=0.5
+
+    Returns
+    -------
+    scores : dict
+        ``similar_precision``, ``similar_recall``, ``dissimilar_precision``,
+        ``dissimilar_recall`` (NaN when undefined).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> S = np.array([[1, 1, 0], [1, 1, 1], [0, 1, 1]])
+    >>> pair_precision_recall([0, 0, 1], S)["similar_precision"]
+    0.5
+    """
+    y = np.asarray(y_true)
+    S = np.asarray(similarity)
+    if S.shape != (len(y), len(y)):
+        raise ValueError(f"similarity must have shape ({len(y)}, {len(y)}), got {S.shape}.")
+    off = ~np.eye(len(y), dtype=bool)
+    true = (y[:, None] == y[None, :])[off]
+    pred = (S > threshold)[off]
+
+    def ratio(a, b):
+        return float(a / b) if b else float("nan")
+
+    return {
+        "similar_precision": ratio((pred & true).sum(), pred.sum()),
+        "similar_recall": ratio((pred & true).sum(), true.sum()),
+        "dissimilar_precision": ratio((~pred & ~true).sum(), (~pred).sum()),
+        "dissimilar_recall": ratio((~pred & ~true).sum(), (~true).sum()),
+    }

@@ -26,7 +26,6 @@ Algorithm (the paper's section 4, skhda's choices marked *ours*)::
 from __future__ import annotations
 
 import copy
-import numbers
 
 import numpy as np
 import torch
@@ -34,13 +33,18 @@ from sklearn.cluster import kmeans_plusplus
 from sklearn.utils import check_random_state
 from torch import nn
 
-from ._base import BaseDeepDA, _check_positive_float, _check_positive_int
-from ._training import DomainDataset, batched_apply
+from ._base import TRAINING_PARAMETERS_DOC, BaseDeepDA, Capabilities, with_parameters_doc
+from ._training import batched_apply, best_of
+from ._validation import (
+    non_negative_int,
+    non_negative_real,
+    positive_int,
+    positive_real,
+)
 from .nn.centroid_blocks import CentroidBlocks, assignment_consistency, batch_standardize
 
 __all__ = ["TDCM"]
 
-_EMBEDDING_NORMS = ("standardize", None)
 
 
 class _TDCMModule(nn.Module):
@@ -52,17 +56,18 @@ class _TDCMModule(nn.Module):
     the module is the contrastive pretraining stage alone.
     """
 
-    def __init__(self, encoder, blocks, embedding_norm="standardize", contrast=None,
-                 consistency=False):
+    loss_terms = ("cluster", "balance", "orthogonality", "contrastive", "consistency")
+
+    def __init__(self, encoder, blocks, standardize=True, contrast=None, consistency=False):
         super().__init__()
         self.encoder = encoder
         self.blocks = blocks
-        self.embedding_norm = embedding_norm
+        self.standardize = standardize
         self.contrast = contrast
         self.consistency = consistency
 
     def normalize(self, z):
-        return batch_standardize(z) if self.embedding_norm == "standardize" else z
+        return batch_standardize(z) if self.standardize else z
 
     def embed(self, x, domain):
         """The encoder's output, before the per-batch standardisation."""
@@ -80,7 +85,7 @@ class _TDCMModule(nn.Module):
             if self.blocks is not None:
                 z = self.normalize(z)
                 c, b = self.blocks.losses(z)
-                terms["clustering"] = terms.get("clustering", 0.0) + c
+                terms["cluster"] = terms.get("cluster", 0.0) + c
                 terms["balance"] = terms.get("balance", 0.0) + b
                 if self.consistency:
                     terms["consistency"] = terms.get("consistency", 0.0) + assignment_consistency(
@@ -90,6 +95,7 @@ class _TDCMModule(nn.Module):
         return terms
 
 
+@with_parameters_doc(TRAINING_PARAMETERS_DOC, marker="TRAINING_PARAMETERS")
 class TDCM(BaseDeepDA):
     """Transferable Deep Clustering Model: centroids adapted to each batch by learned blocks.
 
@@ -127,9 +133,11 @@ class TDCM(BaseDeepDA):
         Constrain ``W_Q``, ``W_K`` to be symmetric (``(A + A^T) / 2``).
         False is the paper's *variant-R* ablation. Both start at
         ``I + 0.1 N(0, 1)`` (independent draws).
-    embedding_norm : {"standardize", None}, default="standardize"
-        skhda's anti-collapse step (see Notes). None is the paper's loss as
-        written, whose minimum is a collapsed embedding.
+    standardize_embedding : bool, default=True
+        skhda's anti-collapse step: standardise the embedding with the
+        statistics of each batch (of the rows given, at prediction; see
+        Notes). False is the paper's loss as written, whose minimum is a
+        collapsed embedding.
     negative_slope : float, default=0.01
         Slope of the LeakyReLU ``sigma`` below 0.
     encoder_negative_slope : float, default=0.2
@@ -180,9 +188,11 @@ class TDCM(BaseDeepDA):
         lambda_contrastive=10, lambda_consistency=3`` reaches 0.85 (ACC 0.92;
         0.37 without any of the three options; ``doc/benchmarks/tdcm.md``).
     augment : float, default=0.5
-        Strength of the random views of the three options above (rotation
-        ``+-20 a`` degrees, scale ``1 +- 0.2 a``, shift ``+-15 a`` % of the
-        side, brightness ``1 +- 0.5 a``). Unused when all three are 0.
+        Strength of the random views of the three options above
+        (:class:`skhda.nn.RandomAffine`, the same meaning in every skhda
+        estimator: rotation ``+-20 a`` degrees, scale ``1 +- 0.2 a``, shift
+        ``+-15 a`` % of the side; the views also vary brightness
+        ``1 +- 0.5 a``). Unused when all three are 0.
     finetune_epochs : int, default=0
         When > 0 and ``X_target`` is given, continue training the whole model
         on the target rows with the same unsupervised loss (ours; the paper
@@ -200,27 +210,13 @@ class TDCM(BaseDeepDA):
         unit vectors are used).
     hidden_dims : sequence of int, default=(256, 128)
         Hidden layers of the default MLP encoder (vectors).
-    encoder : torch.nn.Module or dict, default=None
-        A user encoder, or ``{"source": ..., "target": ...}``; None builds an
-        MLP for vectors and a small conv net for images.
-        A copy is trained from the module's current weights: ``random_state``
-        does not re-initialise it (seed torch before building it when runs must
-        repeat across processes).
-    input_shape : tuple or dict, default=None
-        Shape of one image when images come flat, e.g. ``(16, 16)``.
     epochs : int, default=100
         Training epochs on the source.
     batch_size : int, default=256
         Rows per training step. The centroids are computed from the batch,
         so it must be large enough to hold every cluster (>= ``n_clusters``
         is required; several rows per cluster are needed in practice).
-    lr : float, default=1e-3
-        Adam learning rate.
-    device : str, default="auto"
-    random_state : int, RandomState or None, default=None
-    verbose : int, default=0
-    callbacks : list of skorch callbacks, default=None
-        Added to the source training net.
+    TRAINING_PARAMETERS
 
     Attributes
     ----------
@@ -255,8 +251,8 @@ class TDCM(BaseDeepDA):
     can only decrease by making clusters tight *relative to* the distance
     between them. It adds no parameter, and at prediction it also removes a
     global offset or rescaling of a new domain's embedding (statistics of the
-    rows given), which suits transfer. ``embedding_norm=None`` restores the
-    literal loss.
+    rows given), which suits transfer. ``standardize_embedding=False``
+    restores the literal loss.
 
     **Encoder activation (ours).** A shifted target domain puts rows where
     the source encoder never saw data. A ReLU MLP extrapolates there with
@@ -314,7 +310,7 @@ class TDCM(BaseDeepDA):
     Ablations of the paper's Table 3: ``symmetric=False`` (variant-R),
     ``orthogonal_weight=0`` (variant-O), ``beta=0`` (variant-E). The paper's
     own path: ``encoder_negative_slope=0, adapt_n_init=1`` (and ``n_init=1``;
-    ``embedding_norm=None`` for the literal, collapsing loss).
+    ``standardize_embedding=False`` for the literal, collapsing loss).
 
     Examples
     --------
@@ -330,12 +326,12 @@ class TDCM(BaseDeepDA):
     [0, 1, 2]
     """
 
-    _requires_target = False
-    _requires_source_labels = False
+    def _capabilities(self):
+        return Capabilities(requires_target=False, requires_source_labels=False)
     _main_stage = "train"
 
     def __init__(self, n_clusters=None, *, n_blocks=4, temperature=1.0, beta=1.0,
-                 orthogonal_weight=1.0, symmetric=True, embedding_norm="standardize",
+                 orthogonal_weight=1.0, symmetric=True, standardize_embedding=True,
                  negative_slope=0.01, encoder_negative_slope=0.2, n_init=3,
                  adapt_n_init=4, pretrain_epochs=0, lambda_contrastive=0.0,
                  lambda_consistency=0.0, augment=0.5,
@@ -349,7 +345,7 @@ class TDCM(BaseDeepDA):
         self.beta = beta
         self.orthogonal_weight = orthogonal_weight
         self.symmetric = symmetric
-        self.embedding_norm = embedding_norm
+        self.standardize_embedding = standardize_embedding
         self.negative_slope = negative_slope
         self.encoder_negative_slope = encoder_negative_slope
         self.n_init = n_init
@@ -374,31 +370,34 @@ class TDCM(BaseDeepDA):
         self.callbacks = callbacks
 
     # ------------------------------------------------------------------ fit
-    def _check_params(self, k):
-        _check_positive_int(self.n_blocks, "n_blocks")
-        _check_positive_float(self.temperature, "temperature")
-        _check_positive_float(self.beta, "beta", allow_zero=True)
-        _check_positive_float(self.orthogonal_weight, "orthogonal_weight", allow_zero=True)
-        _check_positive_float(self.negative_slope, "negative_slope", allow_zero=True)
-        _check_positive_float(self.encoder_negative_slope, "encoder_negative_slope",
-                              allow_zero=True)
-        _check_positive_float(self.weight_decay, "weight_decay", allow_zero=True)
-        _check_positive_int(self.epochs, "epochs", minimum=0)
-        _check_positive_int(self.finetune_epochs, "finetune_epochs", minimum=0)
-        _check_positive_int(self.pretrain_epochs, "pretrain_epochs", minimum=0)
-        _check_positive_float(self.lambda_contrastive, "lambda_contrastive", allow_zero=True)
-        _check_positive_float(self.lambda_consistency, "lambda_consistency", allow_zero=True)
-        _check_positive_float(self.augment, "augment", allow_zero=True)
-        _check_positive_int(self.n_init, "n_init")
-        _check_positive_int(self.adapt_n_init, "adapt_n_init")
-        _check_positive_int(self.adapt_max_rows, "adapt_max_rows", minimum=k)
-        if not isinstance(self.symmetric, (bool, np.bool_)):
-            raise ValueError(f"symmetric must be True or False, got {self.symmetric!r}.")
-        if self.embedding_norm not in _EMBEDDING_NORMS:
+    _parameter_constraints: dict = {
+        **BaseDeepDA._parameter_constraints,
+        "n_blocks": positive_int(),
+        "temperature": positive_real(),
+        "beta": non_negative_real(),
+        "orthogonal_weight": non_negative_real(),
+        "symmetric": ["boolean"],
+        "standardize_embedding": ["boolean"],
+        "negative_slope": non_negative_real(),
+        "encoder_negative_slope": non_negative_real(),
+        "n_init": positive_int(),
+        "adapt_n_init": positive_int(),
+        "pretrain_epochs": non_negative_int(),
+        "lambda_contrastive": non_negative_real(),
+        "lambda_consistency": non_negative_real(),
+        "augment": non_negative_real(),
+        "finetune_epochs": non_negative_int(),
+        "adapt_max_rows": positive_int(),
+        "weight_decay": non_negative_real(),
+    }
+
+    def _check_params_vs_input(self, data):
+        k = self._n_clusters(data)
+        if self.adapt_max_rows < k:
             raise ValueError(
-                f"embedding_norm must be one of {_EMBEDDING_NORMS}, got {self.embedding_norm!r}."
+                f"adapt_max_rows must be an integer >= n_clusters={k}, got {self.adapt_max_rows!r}."
             )
-        if isinstance(self.batch_size, numbers.Integral) and self.batch_size < k:
+        if self.batch_size < k:
             raise ValueError(
                 f"batch_size={self.batch_size} is smaller than n_clusters={k}: the centroids "
                 "are computed from each batch, which must be able to hold every cluster."
@@ -406,11 +405,10 @@ class TDCM(BaseDeepDA):
 
     def _fit_deep(self, data):
         k = self._n_clusters(data)
-        self._check_params(k)
         self.n_clusters_ = k
         weights = {"balance": float(self.beta), "orthogonality": float(self.orthogonal_weight)}
         common = {"loss_weights": weights, "optimizer__weight_decay": float(self.weight_decay)}
-        source = DomainDataset(source={"X": data.X_source})
+        source = data.dataset(target=None)
         contrast_params = "pretrain_epochs, lambda_contrastive and lambda_consistency"
         pretrained = None
         if self.pretrain_epochs > 0:   # ours: contrastive representation learning first
@@ -424,25 +422,24 @@ class TDCM(BaseDeepDA):
             weights["contrastive"] = float(self.lambda_contrastive)
         if float(self.lambda_consistency) > 0:
             weights["consistency"] = float(self.lambda_consistency)
-        best, self.init_losses_ = None, []
-        for _ in range(self.n_init):  # like KMeans(n_init): keep the lowest final loss
-            blocks = CentroidBlocks(k, self.embedding_dim, self.n_blocks,
-                                    float(self.temperature), bool(self.symmetric),
-                                    float(self.negative_slope), init_noise=0.1)
-            encoder = (copy.deepcopy(pretrained.encoder) if pretrained is not None
-                       else self._make_encoder(data, float(self.encoder_negative_slope)))
-            contrast = None
-            if two_views:
-                contrast = (copy.deepcopy(pretrained.contrast) if pretrained is not None
-                            else self._make_contrast(data.shapes["source"], contrast_params))
-            model = _TDCMModule(encoder, blocks, self.embedding_norm, contrast,
-                                consistency=float(self.lambda_consistency) > 0)
-            net = self._train_stage("train", model, source, self.epochs, **common)
-            loss = float(net.history[-1, "train_loss"]) if self.epochs > 0 else 0.0
-            self.init_losses_.append(loss)
-            if best is None or loss < best[0]:
-                best = (loss, net)
-        self.net_ = best[1]
+        def restarts():   # like KMeans(n_init): keep the lowest final loss
+            for _ in range(self.n_init):
+                blocks = CentroidBlocks(k, self.embedding_dim, self.n_blocks,
+                                        float(self.temperature), bool(self.symmetric),
+                                        float(self.negative_slope), init_noise=0.1)
+                encoder = (copy.deepcopy(pretrained.encoder) if pretrained is not None
+                           else self._make_encoder(data, float(self.encoder_negative_slope)))
+                contrast = None
+                if two_views:
+                    contrast = (copy.deepcopy(pretrained.contrast) if pretrained is not None
+                                else self._make_contrast(data.shapes["source"], contrast_params))
+                model = _TDCMModule(encoder, blocks, bool(self.standardize_embedding), contrast,
+                                    consistency=float(self.lambda_consistency) > 0)
+                yield self._train_stage("train", model, source, self.epochs, **common)
+
+        self.net_, self.init_losses_ = best_of(
+            restarts(),
+            lambda net: net.history[-1, "train_loss"] if self.epochs > 0 else 0.0)
         model, blocks = self.net_.module_, self.net_.module_.blocks
         self.histories_["train"] = self.history_ = self.net_.history
         finetune = self.finetune_epochs if data.X_target is not None else 0
@@ -450,7 +447,7 @@ class TDCM(BaseDeepDA):
             finetune = self.epochs  # the target encoder can only learn here
         if finetune > 0:
             self.net_ = self._train_stage("finetune", model,
-                                          DomainDataset(target={"X": data.X_target}),
+                                          data.dataset(source=None),
                                           finetune, **common)
         self.initial_centroids_ = blocks.initial_centroids.detach().cpu().numpy().copy()
         z, _, centroids = self._adapt(data.X_source, "source")
@@ -467,7 +464,7 @@ class TDCM(BaseDeepDA):
             rng = check_random_state(self._fit_seed)
             rows = np.sort(rng.choice(len(z), self.adapt_max_rows, replace=False))
         sub = z[torch.as_tensor(rows)]
-        if model.embedding_norm == "standardize":
+        if model.standardize:
             mean = sub.mean(0, keepdim=True)
             std = torch.sqrt(sub.var(0, unbiased=False, keepdim=True) + 1e-8)
             z, sub = (z - mean) / std, (sub - mean) / std
@@ -486,15 +483,14 @@ class TDCM(BaseDeepDA):
                 seeds, _ = kmeans_plusplus(z, self.n_clusters_,
                                            random_state=rng.randint(np.iinfo(np.int32).max))
                 starts.append(torch.as_tensor(seeds, dtype=sub.dtype, device=sub.device))
-        best = None
-        for init in starts:
-            if len(starts) == 1:
-                return blocks.adapt(sub, init)
+        if len(starts) == 1:
+            return blocks.adapt(sub, starts[0])
+
+        def loss(init):
             clustering, balance = blocks.losses(sub, initial=init)
-            loss = float(clustering) + float(self.beta) * float(balance)
-            if best is None or loss < best[0]:
-                best = (loss, blocks.adapt(sub, init))
-        return best[1]
+            return float(clustering) + float(self.beta) * float(balance)
+
+        return blocks.adapt(sub, best_of(starts, loss)[0])
 
     def predict_proba(self, X, domain="target"):
         """Soft assignments of the rows of ``X`` to the centroids adapted to ``X``.

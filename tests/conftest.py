@@ -63,7 +63,12 @@ def digits_shared():
 
 
 def task_for(cls, digits, digits_shared):
-    return digits_shared if cls._label_space == "shared" else digits
+    return digits_shared if capabilities(cls).label_space == "shared" else digits
+
+
+def capabilities(cls):
+    """The :class:`~skhda._base.Capabilities` of ``cls`` at its test parameters."""
+    return make_estimator(cls)._capabilities()
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ from skhda.ccn import (
     CCNPlus,
     ClassBalancedBatchIterator,
     SimilarityNetwork,
-    pair_precision_recall,
 )
 from skhda.metrics import cluster_accuracy
 from skhda.nn.pairwise import (
@@ -101,17 +100,6 @@ def test_class_balanced_iterator():
         assert sorted(counts[counts > 0].tolist()) == [10, 10, 10]
         assert counts[8] == 0
         assert len(batch.target.X) == 7
-
-
-def test_pair_precision_recall_by_hand():
-    y = [0, 0, 1, 1]
-    S = np.array([[1, 1, 1, 0], [1, 1, 0, 0], [1, 0, 1, 0], [0, 0, 0, 1]], float)
-    # off-diagonal: true similar (0,1),(1,0),(2,3),(3,2); predicted (0,1),(1,0),(0,2),(2,0)
-    r = pair_precision_recall(y, S)
-    assert r["similar_precision"] == 0.5 and r["similar_recall"] == 0.5
-    assert r["dissimilar_precision"] == 6 / 8 and r["dissimilar_recall"] == 6 / 8
-    with pytest.raises(ValueError, match="similarity"):
-        pair_precision_recall(y, S[:3])
 
 
 # ------------------------------------------------------ an unseen-class task
@@ -238,19 +226,6 @@ def test_ccnplus_contrastive_term_on_images(tiny_images):
         CCNPlus(lambda_contrastive=1.0, **common).fit(X.reshape(60, 64), y, X.reshape(60, 64))
 
 
-@pytest.mark.parametrize("params, name", [
-    ({"classes_per_batch": 1}, "classes_per_batch"),
-    ({"samples_per_class": 0}, "samples_per_class"),
-    ({"epochs": -1}, "epochs"),
-    ({"lr": 0}, "lr"),
-    ({"augment": -1}, "augment"),
-])
-def test_similarity_network_bad_params(task, params, name):
-    Xs, ys, _, _ = task
-    with pytest.raises(ValueError, match=name):
-        SimilarityNetwork(**{**FAST_G, **params}).fit(Xs, ys)
-
-
 def test_similarity_network_bad_input(task):
     Xs, ys, _, _ = task
     G = SimilarityNetwork(**FAST_G)
@@ -284,20 +259,11 @@ def test_ccn_contract(task):
     clone(est).fit(Xs, ys, Xt)  # the clone refits its (unfitted) similarity network
 
 
-@pytest.mark.parametrize("params, name", [
-    ({"loss": "hinge"}, "loss"),
-    ({"margin": 0}, "margin"),
-    ({"similarity_bn": "both"}, "similarity_bn"),
-    ({"similarity": "G"}, "similarity"),
-    ({"epochs": -2}, "epochs"),
-    ({"lambda_contrastive": -1.0}, "lambda_contrastive"),
-    ({"augment": -0.5}, "augment"),
-    ({"lambda_contrastive": 1.0}, "lambda_contrastive"),   # vectors: no views to draw
-])
-def test_ccn_bad_params(task, params, name):
+def test_ccn_data_dependent_params(task):
+    """Checks that involve the data (the parameter tables cover the rest)."""
     Xs, ys, Xt, _ = task
-    with pytest.raises((ValueError, TypeError), match=name):
-        CCN(5, **{**FAST, **params}).fit(Xs, ys, Xt)
+    with pytest.raises(ValueError, match="lambda_contrastive"):   # vectors: no views to draw
+        CCN(5, **{**FAST, "lambda_contrastive": 1.0}).fit(Xs, ys, Xt)
 
 
 def test_ccn_bad_input(task, fitted_g):

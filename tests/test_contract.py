@@ -6,7 +6,9 @@ so a new method gets these tests by being exported.
 
 from __future__ import annotations
 
+import inspect
 import pickle
+import re
 
 import joblib
 import numpy as np
@@ -17,10 +19,16 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.preprocessing import StandardScaler
 
 from skhda import Domain
+from skhda._validation import (
+    InvalidParameterError,
+    generate_invalid_param_val,
+    make_constraint,
+)
+from skhda.ccn import SimilarityNetwork
 from skhda.model_selection import make_target_scorer
 from skhda.pipeline import make_da_pipeline
 
-from .conftest import make_estimator, public_estimators, task_for
+from .conftest import capabilities, make_estimator, public_estimators, task_for
 
 ESTIMATORS = public_estimators()
 ids = [c.__name__ for c in ESTIMATORS]
@@ -137,7 +145,7 @@ def test_domain_holder_same_as_arrays(case):
 
 def test_heterogeneous_features(case):
     cls, (Xs, ys, Xt, yt) = case
-    if not cls._supports_heterogeneous:
+    if not capabilities(cls).heterogeneous:
         pytest.skip(f"{cls.__name__} documents that it needs shared features")
     Xt16 = Xt.reshape(-1, 4, 2, 4, 2).mean(axis=(2, 4)).reshape(-1, 16)
     y_t = np.where(np.arange(len(yt)) % 3 == 0, yt, -1)  # a few target labels
@@ -167,6 +175,7 @@ def test_pipeline_and_grid_search(case):
 
 # --------------------------------------------------------------- bad input
 def _bad_inputs(cls, Xs, ys, Xt, yt):
+    caps = capabilities(cls)
     nan = Xs.copy()
     nan[0, 0] = np.nan
     inf_t = Xt.copy()
@@ -179,19 +188,19 @@ def _bad_inputs(cls, Xs, ys, Xt, yt):
         ("X_target", (Xs, ys, Xt[:0])),               # empty domain
         ("X_source", (Xs[:0], ys[:0], Xt)),
     ]
-    if cls._requires_source_labels:
+    if caps.requires_source_labels:
         cases += [
             ("y_source", (Xs, ys[:-1], Xt)),
             ("y_source", (Xs, np.zeros_like(ys), Xt)),   # single class
             ("y_source", (Xs, None, Xt)),
         ]
-    if cls._requires_target:
+    if caps.requires_target:
         cases.append(("X_target", (Xs, ys, None)))
     bad_t = np.full(len(Xt), -1)
     bad_t[0] = -5
     cases.append(("y_target", (Xs, ys, Xt, bad_t)))
     cases.append(("y_target", (Xs, ys, Xt, np.zeros(len(Xt) + 1, dtype=int))))
-    if cls._label_space == "shared":
+    if caps.label_space == "shared":
         foreign = np.full(len(Xt), -1)
         foreign[0] = 99
         cases.append(("y_target", (Xs, ys, Xt, foreign)))
@@ -227,3 +236,95 @@ def test_predict_checks_features_and_fit(case):
     bad[0, 0] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         est.predict(bad)
+
+
+# ------------------------------------------------------- parameter tables
+class _NotAParameter:
+    """A value no constraint accepts."""
+
+
+def _invalid_values(constraints):
+    """One invalid value per constraint of a table entry (scikit-learn's generator), plus a
+    value of a wrong type; values that another constraint of the entry accepts are skipped."""
+    made = [make_constraint(c) for c in constraints]
+    values = [_NotAParameter()]
+    for c in made:
+        try:
+            values.append(generate_invalid_param_val(c))
+        except NotImplementedError:
+            continue
+    return [v for v in values if not any(c.is_satisfied_by(v) for c in made)]
+
+
+TABLED = [*ESTIMATORS, SimilarityNetwork]
+
+
+@pytest.mark.parametrize("cls", TABLED, ids=[c.__name__ for c in TABLED])
+def test_every_parameter_is_declared_and_rejected_by_name(cls, digits):
+    """Generated from each estimator's ``_parameter_constraints``: every parameter that
+    ``get_params`` returns is declared, and each invalid value fails ``fit`` before any
+    training with an error naming the parameter."""
+    Xs, ys, Xt, _ = digits
+    table = cls._parameter_constraints
+    params = cls().get_params(deep=False)
+    assert not set(params) - set(table), f"undeclared: {sorted(set(params) - set(table))}"
+    checked = 0
+    for name in params:
+        for value in _invalid_values(table[name]):
+            est = cls(**{name: value})
+            with pytest.raises(InvalidParameterError, match=f"'{name}'"):
+                if cls is SimilarityNetwork:
+                    est.fit(Xs, ys)
+                else:
+                    est.fit(Xs, ys, Xt)
+            assert not hasattr(est, "net_")
+            checked += 1
+    assert checked >= len(params)
+
+
+# ------------------------------------------------------------------- docs
+def _documented_parameters(doc):
+    section = doc.split("Parameters\n")[1]
+    section = re.split(r"\n\s*(Attributes|Returns|See Also|Notes|Examples)\n\s*-{3,}", section)[0]
+    return set(re.findall(r"^\s*(\w+) :", section, flags=re.MULTILINE))
+
+
+@pytest.mark.parametrize("cls", TABLED, ids=[c.__name__ for c in TABLED])
+def test_every_parameter_is_documented(cls):
+    doc = cls.__doc__
+    assert "DEEP_PARAMETERS" not in doc and "DEEP_ATTRIBUTES" not in doc
+    missing = set(cls().get_params(deep=False)) - _documented_parameters(doc)
+    assert not missing, f"{cls.__name__} does not document {sorted(missing)}"
+
+
+def test_shared_parameter_docs_survive_dedented_docstrings():
+    """Python 3.13 dedents docstrings at compile time; emulate it with inspect.cleandoc."""
+    from skhda._base import with_parameters_doc
+
+    class Indented:
+        """Summary.
+
+        Parameters
+        ----------
+        a : int
+        SHARED
+
+        Examples
+        --------
+        """
+
+    class Dedented:
+        pass
+
+    Dedented.__doc__ = inspect.cleandoc(Indented.__doc__)
+    shared = """
+    b : float, default=1.0
+        Shared text.
+"""
+    for cls, indent in ((Indented, "        "), (Dedented, "")):
+        doc = with_parameters_doc(shared, marker="SHARED")(cls).__doc__
+        assert "SHARED" not in doc
+        assert f"\n{indent}b : float, default=1.0\n{indent}    Shared text.\n" in doc
+        assert _documented_parameters(doc) == {"a", "b"}
+    with pytest.raises(ValueError, match="SHARED"):
+        with_parameters_doc(shared, marker="SHARED")(type("NoMarker", (), {"__doc__": "x"}))

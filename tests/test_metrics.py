@@ -17,6 +17,7 @@ from skhda.metrics import (
     bcubed_precision_recall,
     cluster_accuracy,
     n_dominant_clusters,
+    pair_precision_recall,
     pairwise_f1_score,
     pairwise_precision_recall,
 )
@@ -336,3 +337,14 @@ def test_n_dominant_clusters_properties(labels, n_clusters):
         assert ndc >= 1
     sizes = np.unique(labels, return_counts=True)[1]
     assert ndc == int(np.sum(sizes >= len(labels) / n_clusters))
+
+
+def test_pair_precision_recall_by_hand():
+    y = [0, 0, 1, 1]
+    S = np.array([[1, 1, 1, 0], [1, 1, 0, 0], [1, 0, 1, 0], [0, 0, 0, 1]], float)
+    # off-diagonal: true similar (0,1),(1,0),(2,3),(3,2); predicted (0,1),(1,0),(0,2),(2,0)
+    r = pair_precision_recall(y, S)
+    assert r["similar_precision"] == 0.5 and r["similar_recall"] == 0.5
+    assert r["dissimilar_precision"] == 6 / 8 and r["dissimilar_recall"] == 6 / 8
+    with pytest.raises(ValueError, match="similarity"):
+        pair_precision_recall(y, S[:3])

@@ -15,7 +15,7 @@ from sklearn.model_selection import GridSearchCV, cross_validate
 from sklearn.preprocessing import StandardScaler
 
 from skhda import Domain
-from skhda._base import BaseDAEstimator
+from skhda._base import BaseDAEstimator, Capabilities
 from skhda.baselines import SourceOnly, TargetClustering
 from skhda.model_selection import make_target_scorer
 from skhda.pipeline import DAPipeline, make_da_pipeline
@@ -24,8 +24,10 @@ from skhda.pipeline import DAPipeline, make_da_pipeline
 class _Recorder(BaseDAEstimator):
     """Records what each fit received (to prove no target row is lost)."""
 
-    _requires_source_labels = False
     fits: list = []
+
+    def _capabilities(self):
+        return Capabilities(requires_source_labels=False)
 
     def __init__(self, alpha=1.0):
         self.alpha = alpha

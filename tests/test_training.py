@@ -16,6 +16,7 @@ from skhda._training import (
     DomainBatchIterator,
     DomainDataset,
     LinearSchedule,
+    PeriodicRefresh,
     batched_apply,
     make_net,
 )
@@ -320,3 +321,100 @@ def test_iterator_cycled_part_wraps_without_repeats_inside_a_pass():
     assert all(len(set(b)) == 3 for b in batches)
     flat = [x for b in batches for x in b]
     assert sorted(flat[:7]) == list(range(7))      # a full pass before any repeat
+
+
+def test_declared_loss_terms_reject_unknown_weights_and_terms():
+    class Declared(nn.Module):
+        loss_terms = ("fit", "extra")
+
+        def __init__(self, returns=("fit",)):
+            super().__init__()
+            self.w = nn.Parameter(torch.zeros(1))
+            self.returns = returns
+
+        def forward(self, batch):
+            return {t: (batch.source.X.mean() - self.w).pow(2).sum() for t in self.returns}
+
+    common = {"epochs": 1, "batch_size": 5, "lr": 0.1, "device": "cpu", "seed": 0}
+    make_net(Declared(), loss_weights={"extra": 2.0}, **common).fit(_ds(), None)
+    with pytest.raises(ValueError, match=r"loss_weights names \['fti'\].*\['fit', 'extra'\]"):
+        make_net(Declared(), loss_weights={"fti": 2.0}, **common).fit(_ds(), None)
+    with pytest.raises(ValueError, match=r"returned loss terms \['other'\]"):
+        make_net(Declared(returns=("fit", "other")), **common).fit(_ds(), None)
+    with pytest.raises(ValueError, match="LinearSchedule"):
+        make_net(Declared(), callbacks=[LinearSchedule(lambda p: p, name="nope")],
+                 **common).fit(_ds(), None)
+
+
+def test_every_part_has_its_row_indices():
+    ds = _ds(ns=7, nt=3)
+    assert ds.parts["source"]["index"].tolist() == list(range(7))
+    given = DomainDataset(part={"X": torch.zeros(2, 1), "index": torch.tensor([5, 9])})
+    assert given.parts["part"]["index"].tolist() == [5, 9]
+    it = DomainBatchIterator(ds, batch_size=3, seed=0)
+    for batch, _ in it:
+        torch.testing.assert_close(batch.source.X[:, 0], batch.source.index.float())
+        torch.testing.assert_close(batch.target.X[:, 0], 100 + batch.target.index.float())
+
+
+def test_periodic_refresh_by_step_and_epoch_into_a_buffer():
+    class M(nn.Module):
+        loss_terms = ("fit",)
+
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.zeros(1))
+            self.register_buffer("table", torch.zeros(10))
+            self.reads = []
+
+        def forward(self, batch):
+            self.reads.append(self.table[batch.source.index].sum().item())
+            return {"fit": (self.w - batch.source.X.mean()).pow(2).sum()}
+
+    calls = []
+
+    def compute(net):
+        calls.append((len(net.history), len(net.module_.reads)))
+        return torch.full((10,), float(len(calls)))
+
+    released = []
+    steps = PeriodicRefresh(compute, "table", every=2, release=released.append)
+    net = make_net(M(), epochs=2, batch_size=5, lr=0.1, device="cpu", seed=0,
+                   callbacks=[steps])
+    net.fit(_ds(), None)   # 2 steps per epoch: refresh before steps 0 and 2
+    assert calls == [(1, 0), (2, 2)]
+    assert net.module_.reads == [5.0, 5.0, 10.0, 10.0]   # 5 rows of value 1, then of 2
+    assert released == [net] and steps.compute is None   # nothing kept after training
+    pickle.loads(pickle.dumps(steps))   # the local compute / store are gone
+    calls.clear()
+    epochs = PeriodicRefresh(compute, "table", every=2, unit="epoch", at_start=False)
+    make_net(M(), epochs=5, batch_size=5, lr=0.1, device="cpu", seed=0,
+             callbacks=[epochs]).fit(_ds(), None)
+    assert [c[0] for c in calls] == [3, 5]   # before the 3rd and 5th epochs
+    with pytest.raises(ValueError, match="unit"):
+        PeriodicRefresh(compute, "table", unit="batch")
+
+
+def test_dataset_builder_encodes_labels_and_keeps_the_part_order():
+    from skhda._base import DAData
+
+    Xs = np.arange(8, dtype=np.float32)[:, None]
+    Xt = 10 + np.arange(6, dtype=np.float32)[:, None]
+    ys = np.array(["b", "a", "c", "a", "b", "c", "a", "b"])
+    yt = np.array(["-1", "c", "-1", "a", "-1", "c"], dtype=object)
+    yt[[0, 2, 4]] = -1
+    data = DAData(Xs, ys, Xt, yt, {"source": (1,), "target": (1,)})
+    classes, codes = data.source_classes()
+    assert classes.tolist() == ["a", "b", "c"] and codes.tolist() == [1, 0, 2, 0, 1, 2, 0, 1]
+    ds = data.dataset("Xy", labelled=classes)
+    assert list(ds.parts) == ["source", "target", "labelled"]
+    lab = ds.parts["labelled"]
+    assert lab["index"].tolist() == [1, 3, 5] and lab["y"].tolist() == [2, 0, 2]
+    assert "y" not in ds.parts["target"] and len(ds.parts["target"]["X"]) == 6
+    own, own_codes = data.target_classes()
+    assert own.tolist() == ["a", "c"] and own_codes.tolist() == [1, 0, 1]
+    only = data.dataset("Xy", target="Xy", labelled=classes)
+    assert list(only.parts) == ["source", "target"] and len(only.parts["target"]["X"]) == 3
+    ordered = data.dataset(order=("target", "source"), extra={"target": {"g": np.ones(6)}})
+    assert list(ordered.parts) == ["target", "source"]
+    assert ordered.parts["target"]["g"].shape == (6,)

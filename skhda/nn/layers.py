@@ -106,8 +106,7 @@ class DomainDiscriminator(nn.Module):
         """
         from .._training import LinearSchedule
 
-        # a partial, not a lambda: the fitted net (and its callbacks) must pickle
-        return LinearSchedule(functools.partial(dann_coefficient, gamma=gamma),
+        return LinearSchedule(functools.partial(dann_coefficient, gamma=float(gamma)),
                               attribute=f"{path}.grl.coeff")
 
 
@@ -132,12 +131,14 @@ def enumerate_pairs(z):
 class RandomAffine(nn.Module):
     """Random affine jitter of image batches in training mode (identity otherwise).
 
-    For ``strength`` ``s``: rotation up to ``+-rotation * s`` degrees, scale
-    ``1 +- scale * s``, shift up to ``+-shift * s`` of the image side; one
-    ``affine_grid`` + ``grid_sample`` per batch; with ``brightness`` ``b``,
-    every image is also multiplied by a factor in ``1 +- b * s``. Vectors
-    (2-D inputs) pass through. Drawn with torch's random generator, so fits
-    stay reproducible.
+    This is the one meaning of every skhda estimator's ``augment``: strength
+    ``a`` jitters each image by a rotation up to ``+-20 a`` degrees, a scale
+    ``1 +- 0.2 a`` and a shift up to ``+-15 a`` % of the side (one
+    ``affine_grid`` + ``grid_sample`` per batch); with ``brightness`` ``b``
+    every image is also multiplied by a factor in ``1 +- b a`` (the
+    contrastive views use ``b = 0.5``). The per-unit ranges are parameters
+    for other uses. Vectors (2-D inputs) pass through. Drawn with torch's
+    random generator, so fits stay reproducible.
 
     Examples
     --------
@@ -148,7 +149,7 @@ class RandomAffine(nn.Module):
     True
     """
 
-    def __init__(self, strength=1.0, rotation=15.0, scale=0.1, shift=0.1, brightness=0.0):
+    def __init__(self, strength=1.0, rotation=20.0, scale=0.2, shift=0.15, brightness=0.0):
         super().__init__()
         self.strength = float(strength)
         self.rotation = float(rotation)
@@ -196,8 +197,7 @@ class TwoViewContrast(nn.Module):
 
     def __init__(self, embedding_dim, strength=0.5, projection_dim=64, temperature=0.5):
         super().__init__()
-        self.views = RandomAffine(strength, rotation=20.0, scale=0.2, shift=0.15,
-                                  brightness=0.5)
+        self.views = RandomAffine(strength, brightness=0.5)
         self.projection = nn.Sequential(nn.BatchNorm1d(embedding_dim), nn.ReLU(),
                                         nn.Linear(embedding_dim, projection_dim))
         self.temperature = float(temperature)
