@@ -209,6 +209,21 @@ def test_string_labels_minibatches_and_source_predictions(two_views):
     assert mini.score(Xt[~labelled], yt[~labelled]) > 0.3
 
 
+def test_user_encoders_are_normalised_and_copied(two_views):
+    from skhda.nn import MLPEncoder
+
+    Xs, ys, Xt, y_few, yt, labelled = two_views
+    enc = {"source": MLPEncoder(64, 32, hidden_dims=(16,)),
+           "target": MLPEncoder(16, 32, hidden_dims=(16,))}
+    est = SSAN(encoder=enc, **FAST).fit(Xs, ys, Xt, y_few)
+    Z = est.transform(Xt)
+    np.testing.assert_allclose(np.linalg.norm(Z, axis=1), 1.0, rtol=1e-5)
+    assert est.net_.module_.projector.encoder["target"] is not enc["target"]
+    assert est.net_.module_.inputs["target"].basis is None      # no row-space basis
+    with pytest.raises(ValueError, match="embedding_dim"):
+        SSAN(encoder=enc, **{**FAST, "embedding_dim": 8}).fit(Xs, ys, Xt, y_few)
+
+
 @pytest.mark.parametrize("param, value", [
     ("alpha", 1.5), ("beta", -1.0), ("temperature", 0.0), ("pseudo_labels", "nearest"),
     ("input_norm", "l1"), ("steps_per_epoch", 0), ("momentum", 1.0), ("row_space", "yes")])
