@@ -31,6 +31,7 @@ from sklearn.utils import (
 )
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
+from skorch.callbacks import Callback
 
 from ._training import DomainDataset, batched_apply, make_net
 from ._validation import (
@@ -42,7 +43,7 @@ from ._validation import (
     positive_int,
     positive_real,
 )
-from .metrics import cluster_accuracy
+from .metrics import cluster_accuracy, label_kinds
 from .nn.encoders import DOMAINS, DomainDecoder, DomainEncoder, make_decoder, make_encoder
 from .nn.layers import TwoViewContrast
 
@@ -185,6 +186,12 @@ class DAData:
         return DomainDataset(**{name: parts[name] for name in names})
 
 
+def reset_fitted_state(est):
+    """Delete every fitted (``name_``) attribute of ``est``: unfitted for ``check_is_fitted``."""
+    for name in [k for k in vars(est) if k.endswith("_") and not k.startswith("_")]:
+        delattr(est, name)
+
+
 def _named_error(name, exc):
     msg = str(exc)
     if name not in msg:
@@ -225,7 +232,15 @@ def check_X(X, name, input_shape=None):
             f"{name} must be 2-D (n, features), 3-D (n, h, w) or 4-D (n, c, h, w); "
             f"got {X.ndim}-D."
         )
-    return np.array(X, dtype=np.float32, order="C", copy=True)
+    wide = X.dtype != np.float32
+    with np.errstate(over="ignore"):
+        X = np.array(X, dtype=np.float32, order="C", copy=True)
+    if wide and not np.isfinite(X).all():   # finite as float64, infinite as float32
+        raise ValueError(
+            f"{name} has values beyond the float32 range (|x| > {np.finfo(np.float32).max:.3g}), "
+            "which skhda's float32 networks cannot hold; scale the inputs (e.g. StandardScaler)."
+        )
+    return X
 
 
 def check_X_shape(X, name, expected, owner, input_shape=None, where=""):
@@ -263,6 +278,38 @@ def _check_y(y, name, n_rows, rows_name):
             f"{type_of_target(y, input_name=name)})."
         )
     return y.copy()
+
+
+def _check_string_y_target(y_target, n_rows):
+    """``y_target`` of string labels as an object array with ``-1`` for unlabelled rows.
+
+    The unlabelled marker is the integer ``-1`` in an object array (as in
+    scikit-learn's semi-supervised estimators) or the string ``"-1"`` (what
+    ``np.array([-1, "a"])`` makes of it). None when ``y_target`` holds no strings.
+    """
+    y = np.asarray(y_target)
+    if y.dtype.kind not in "OUS" or y.ndim == 0:
+        return None
+    y = column_or_1d(y.astype(object) if y.dtype.kind == "S" else y, warn=True).astype(object)
+    if not any(isinstance(v, str) for v in y):
+        return None
+    if len(y) != n_rows:
+        raise ValueError(
+            f"y_target has {len(y)} entries but X_target has {n_rows} rows; they must match."
+        )
+    unlabelled = np.fromiter(
+        ((isinstance(v, str) and v == "-1") or (isinstance(v, numbers.Real)
+                                                 and not isinstance(v, bool) and v == -1)
+         for v in y), dtype=bool, count=len(y))
+    kinds = label_kinds(y[~unlabelled])
+    if len(kinds) > 1:
+        raise ValueError(
+            f"y_target mixes label types ({' and '.join(sorted(kinds))}); use strings for the "
+            "labelled rows and -1 (or '-1') for the unlabelled ones."
+        )
+    out = y.copy()
+    out[unlabelled] = UNLABELLED
+    return out
 
 
 def _unpack(X, y, name):
@@ -342,8 +389,9 @@ class BaseDAEstimator(BaseEstimator):
                 )
         elif caps.requires_source_labels:
             raise ValueError(
-                f"y_source is required by {type(self).__name__} (it requires y to be passed, "
-                "but the target y is None)."
+                # the second sentence is one scikit-learn's check_requires_y_none accepts
+                f"y_source is required by {type(self).__name__} (it learns from the source "
+                "labels). Expected array-like (array or non-string sequence), got None."
             )
         Xt = yt = None
         if X_target is None:
@@ -372,8 +420,20 @@ class BaseDAEstimator(BaseEstimator):
         return data
 
     def _check_y_target(self, y_target, n_rows, y_source):
-        yt = _check_y(y_target, "y_target", n_rows, "X_target")
+        yt = _check_string_y_target(y_target, n_rows)
+        if yt is None:
+            yt = _check_y(y_target, "y_target", n_rows, "X_target")
         labelled = yt != UNLABELLED
+        if (y_source is not None and labelled.any()
+                and self._capabilities().label_space == "shared"):
+            kinds = label_kinds(yt[labelled]) | label_kinds(y_source)
+            if len(kinds) > 1:
+                kinds = " and ".join(sorted(kinds))
+                raise ValueError(
+                    f"y_target and y_source hold labels of different types ({kinds}); "
+                    f"{type(self).__name__} predicts source classes, so the labelled target "
+                    "rows need the same label type."
+                )
         if yt.dtype.kind in "iu" and np.any(yt[labelled] < 0):
             raise ValueError(
                 "y_target has negative labels other than -1 (the marker of unlabelled rows)."
@@ -464,8 +524,7 @@ class BaseDAEstimator(BaseEstimator):
 
     def _reset_fitted_state(self):
         """Forget every fitted attribute, so that no stale one survives a (failed) refit."""
-        for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
-            delattr(self, name)
+        reset_fitted_state(self)
 
     def fit_predict(self, X_source, y_source=None, X_target=None, y_target=None):
         """Fit, then return the labels of the target rows."""
@@ -573,20 +632,89 @@ class ClusterAssigner:
 
 
 def resolve_device(device):
-    """``"auto"`` -> ``"cuda"`` when available, else ``"cpu"``; validate the rest."""
-    if device == "auto" or device is None:
+    """The torch device string to train on: ``"auto"`` is CUDA when available, else CPU.
+
+    Every form is checked before any training: a string or a
+    :class:`torch.device` must name a device that is here (``"cpu"``,
+    ``"cuda"`` / ``"cuda:<i>"`` with CUDA available and ``i`` below the GPU
+    count, ``"mps"`` where Apple's MPS backend is available); anything else
+    (``"meta"``, unknown strings, other types) raises a ``ValueError`` or
+    ``TypeError`` naming ``device``.
+    """
+    if device is None or (isinstance(device, str) and device == "auto"):
         return "cuda" if torch.cuda.is_available() else "cpu"
-    if isinstance(device, torch.device):
-        return str(device)
-    if isinstance(device, str):
-        try:
-            dev = torch.device(device)
-        except RuntimeError as exc:
-            raise ValueError(f"device={device!r} is not a torch device: {exc}") from None
-        if dev.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(f"device={device!r} but CUDA is not available here; use 'auto'.")
-        return device
-    raise TypeError(f"device must be 'auto', a string or a torch.device, got {device!r}.")
+    if not isinstance(device, (str, torch.device)):
+        raise TypeError(f"device must be 'auto', a string or a torch.device, got {device!r}.")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError) as exc:
+        raise ValueError(f"device={device!r} is not a torch device: {exc}") from None
+    if dev.type == "cpu":
+        return str(dev)
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device={device!r} but CUDA is not available here; use 'auto' "
+                             "or 'cpu'.")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"device={device!r} but this machine has "
+                             f"{torch.cuda.device_count()} CUDA device(s).")
+        return str(dev)
+    if dev.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise ValueError(f"device={device!r} but the MPS backend is not available here; "
+                             "use 'auto' or 'cpu'.")
+        return str(dev)
+    raise ValueError(f"device={device!r}: skhda trains on 'cpu', 'cuda' or 'mps' "
+                     f"(or 'auto'), not on {dev.type!r} devices.")
+
+
+def check_callbacks(callbacks, stage_names=None):
+    """Check ``callbacks`` before any training; raise naming ``callbacks`` if unusable.
+
+    ``callbacks`` is None, a list of skorch callbacks or ``(name, callback)``
+    tuples (the main stage's), or a dict ``{stage: list}``; ``stage_names``
+    (when known) are the estimator's stages, which the dict's keys must be.
+    Callbacks that watch validation data are rejected: skhda stages train
+    without a validation split.
+    """
+    if callbacks is None:
+        return
+    if isinstance(callbacks, dict):
+        if stage_names is not None:
+            unknown = sorted(set(callbacks) - set(stage_names))
+            if unknown:
+                raise ValueError(
+                    f"callbacks has stages {unknown} that this estimator does not have; its "
+                    f"stages are {list(stage_names)}."
+                )
+        lists = list(callbacks.items())
+    elif isinstance(callbacks, (list, tuple)):
+        lists = [(None, callbacks)]
+    else:
+        raise TypeError(f"callbacks must be a list of skorch callbacks, got {callbacks!r}.")
+    for stage, cbs in lists:
+        where = f"callbacks[{stage!r}]" if stage is not None else "callbacks"
+        if not isinstance(cbs, (list, tuple)):
+            raise TypeError(f"{where} must be a list of skorch callbacks, got {cbs!r}.")
+        for cb in cbs:
+            if (isinstance(cb, tuple) and len(cb) == 2 and isinstance(cb[0], str)):
+                cb = cb[1]
+            if not isinstance(cb, Callback):
+                raise TypeError(
+                    f"{where}: {cb!r} is not a skorch callback (a skorch.callbacks.Callback "
+                    "or a (name, Callback) tuple)."
+                )
+            monitor = getattr(cb, "monitor", None)
+            if (isinstance(monitor, str) and "valid" in monitor) \
+                    or getattr(cb, "on_train", True) is False:
+                raise ValueError(
+                    f"{where}: {type(cb).__name__} watches validation data, but skhda stages "
+                    "train without a validation split (the target has no labels to validate "
+                    "on); monitor the training loss instead, e.g. "
+                    "EarlyStopping(monitor='train_loss'), Checkpoint(monitor='train_loss_best'), "
+                    "EpochScoring(..., on_train=True)."
+                )
 
 
 class DeepMixin:
@@ -599,6 +727,13 @@ class DeepMixin:
     """
 
     _main_stage = "train"
+    #: the names of the training stages (the keys a ``callbacks`` dict may
+    #: have); None: not declared, the keys are then not checked
+    _stages = None
+
+    def _check_callbacks(self):
+        """:func:`check_callbacks` on ``callbacks``: call it before any training."""
+        check_callbacks(self.callbacks, self._stages)
 
     _parameter_constraints: dict = {
         "embedding_dim": positive_int(),
@@ -648,20 +783,7 @@ class DeepMixin:
             cbs = cbs.get(stage, [])
         elif stage != self._main_stage:
             return []
-        cbs = copy.deepcopy(list(cbs))
-        for cb in cbs:
-            cb = cb[1] if isinstance(cb, tuple) else cb
-            monitor = getattr(cb, "monitor", None)
-            on_train = getattr(cb, "on_train", True)
-            if (isinstance(monitor, str) and "valid" in monitor) or on_train is False:
-                raise ValueError(
-                    f"callbacks: {type(cb).__name__} watches validation data, but skhda stages "
-                    "train without a validation split (the target has no labels to validate "
-                    "on); monitor the training loss instead, e.g. "
-                    "EarlyStopping(monitor='train_loss'), Checkpoint(monitor='train_loss_best'), "
-                    "EpochScoring(..., on_train=True)."
-                )
-        return cbs
+        return copy.deepcopy(list(cbs))   # checked by check_callbacks before training
 
     def _train_stage(self, stage, module, dataset, epochs, *, batch_size=None, lr=None,
                      extra_callbacks=(), **net_kwargs):
@@ -709,6 +831,7 @@ class BaseDeepDA(DeepMixin, BaseDAEstimator):
     }
 
     def _fit(self, data):
+        self._check_callbacks()
         with self._seeded():
             self._fit_deep(data)
         return self

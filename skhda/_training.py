@@ -11,8 +11,11 @@ little over a hand-written loop (``benchmarks/bench_training_overhead.py``).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
+import signal
+import threading
 from types import SimpleNamespace
 
 import numpy as np
@@ -112,6 +115,14 @@ class DomainBatchIterator:
     from in-memory tensors with one index per part and step (no per-sample
     collation).
 
+    No part ever yields a one-row batch (a BatchNorm layer in training mode
+    cannot normalise one row): when a part's rows leave a last batch of one
+    row (``n = batch_size * m + 1``, ``m >= 1``), that row joins the batch
+    before it (``batch_size + 1`` rows), so the part needs ``m`` batches; a
+    part of a single row gives that row twice per step (a mean loss is
+    unchanged). Both rules are deterministic: the same ``n`` always gives
+    the same batch sizes.
+
     Parameters
     ----------
     dataset : DomainDataset
@@ -157,12 +168,17 @@ class DomainBatchIterator:
         sizes = {n: (self.batch_sizes or {}).get(n, self.batch_size) for n in lengths}
         return lengths, {n: min(max(int(sizes[n]), 1), lengths[n]) for n in lengths}
 
+    def _n_batches(self, n, size):
+        """Batches of one pass over ``n`` rows: a one-row remainder joins the last batch."""
+        if self.drop_last:
+            return n // size
+        return n // size if n % size == 1 and n > size else math.ceil(n / size)
+
     def __len__(self):
         if self.steps_per_epoch is not None:
             return int(self.steps_per_epoch)
         lengths, sizes = self._sizes()
-        rnd = math.floor if self.drop_last else math.ceil
-        return max(1, max(rnd(lengths[n] / sizes[n]) for n in lengths))
+        return max(1, max(self._n_batches(lengths[n], sizes[n]) for n in lengths))
 
     def _order(self, n, device):
         if self.shuffle:
@@ -173,23 +189,27 @@ class DomainBatchIterator:
         lengths, sizes = self._sizes()
         parts = self.dataset.parts
         steps = len(self)
-        rnd = math.floor if self.drop_last else math.ceil
         # parts that need as many batches as the epoch has end it with a short
-        # batch; the others are cycled, wrapping around so that every row is
-        # seen once before any row is seen again
-        exact = {n for n in parts
-                 if self.steps_per_epoch is None and rnd(lengths[n] / sizes[n]) == steps}
+        # batch (never of one row: see the class docstring); the others are
+        # cycled, wrapping around so that every row is seen once before any
+        # row is seen again
+        exact = {n for n in parts if self.steps_per_epoch is None
+                 and self._n_batches(lengths[n], sizes[n]) == steps}
         devices = {n: next(iter(a.values())).device for n, a in parts.items()}
         orders = {n: self._order(lengths[n], devices[n]) for n in parts}
         cursors = dict.fromkeys(parts, 0)
-        for _ in range(steps):
+        for step in range(steps):
             batch = {}
             for name, arrays in parts.items():
                 start, size, n = cursors[name], sizes[name], lengths[name]
-                if size == n and not self.shuffle:   # the whole part, in order: no gather
+                if n > 1 and size == n and not self.shuffle:   # whole part, in order: no copy
                     batch[name] = SimpleNamespace(**arrays)
                     continue
-                if name in exact or start + size <= n:
+                if n == 1:   # one row: given twice, so that a BatchNorm can train on it
+                    idx = orders[name][[0, 0]]
+                elif name in exact or start + size <= n:
+                    if name in exact and step == steps - 1 and not self.drop_last:
+                        size = n - start   # the last batch takes a one-row remainder
                     idx = orders[name][start:start + size]
                     cursors[name] = start + size
                 else:
@@ -401,6 +421,40 @@ class _StageLog(Callback):
         print(f"[{self.owner}] stage {self.stage!r}: {net.max_epochs} epochs", flush=True)
 
 
+class _Interrupted(BaseException):
+    """Carries a KeyboardInterrupt past skorch's ``except KeyboardInterrupt``."""
+
+
+class _SigintWatch:
+    """Record whether a SIGINT arrived (main thread only); Python's handling is unchanged."""
+
+    def __enter__(self):
+        self.seen, self._previous = False, None
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.getsignal(signal.SIGINT)
+            if callable(previous):   # SIG_IGN / SIG_DFL / None: leave them alone
+                self._previous = previous
+                signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        self.seen = True
+        self._previous(signum, frame)
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+        return False
+
+
+def _raised_by_callback(exc):
+    """Whether ``exc`` was raised inside a skorch callback's own code."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and isinstance(tb.tb_frame.f_locals.get("self"), Callback)
+
+
 class DomainNet(NeuralNet):
     """A skorch net whose module returns named loss terms for a :class:`DomainBatch`.
 
@@ -414,23 +468,33 @@ class DomainNet(NeuralNet):
     batches is recorded in the history as ``train_<term>`` (one device
     synchronisation per epoch, not per batch).
 
+    A non-finite training loss stops training at once with a
+    ``FloatingPointError`` naming the owner, the stage, the epoch and the
+    terms that overflowed; a ``KeyboardInterrupt`` (Ctrl-C) propagates
+    (skorch's own ``fit`` would end the stage quietly and return).
+
     Parameters
     ----------
     module : torch.nn.Module
     loss_weights : dict, optional
         Weight of each loss term (default 1). Callbacks may change the
         fitted copy ``loss_weights_`` during training (e.g. warm-up).
+    stage, owner : str, optional
+        The stage's and the estimator's names, used in error messages.
     **kwargs
         Passed to :class:`skorch.NeuralNet` (``optimizer``, ``lr``,
         ``max_epochs``, ``batch_size``, ``device``, ``callbacks``,
         ``iterator_train__*`` ...).
     """
 
-    def __init__(self, module, *args, loss_weights=None, criterion=torch.nn.Identity, **kwargs):
+    def __init__(self, module, *args, loss_weights=None, criterion=torch.nn.Identity,
+                 stage=None, owner=None, **kwargs):
         kwargs.setdefault("train_split", None)
         kwargs.setdefault("iterator_train", DomainBatchIterator)
         super().__init__(module, *args, criterion=criterion, **kwargs)
         self.loss_weights = loss_weights
+        self.stage = stage
+        self.owner = owner
 
     # the callbacks a user does not ask for only cost time per batch
     @property
@@ -483,6 +547,32 @@ class DomainNet(NeuralNet):
     def infer(self, x, **fit_params):
         return self.module_(x, **fit_params)
 
+    # skorch ends training quietly on any KeyboardInterrupt and returns as if
+    # done, so a multi-stage fit would go on to its next stage. A callback
+    # raising KeyboardInterrupt is skorch's way to stop a stage early
+    # (EarlyStopping does it), and keeps that meaning; any other interrupt,
+    # above all a real Ctrl-C (SIGINT, wherever it lands), propagates, after
+    # the callbacks have been told that training ended
+    def fit_loop(self, X, y=None, *args, **kwargs):
+        try:
+            return super().fit_loop(X, y, *args, **kwargs)
+        except KeyboardInterrupt as exc:
+            watch = getattr(self, "_sigint_watch", None)
+            if (watch is not None and watch.seen) or not _raised_by_callback(exc):
+                raise _Interrupted from exc
+            raise   # a callback's early stop: skorch ends the stage
+
+    def partial_fit(self, X, y=None, classes=None, **fit_params):
+        with _SigintWatch() as self._sigint_watch:
+            try:
+                return super().partial_fit(X, y, classes, **fit_params)
+            except _Interrupted as exc:
+                with contextlib.suppress(Exception):
+                    self.notify("on_train_end", X=X, y=y)
+                raise exc.__cause__.with_traceback(exc.__cause__.__traceback__) from None
+            finally:
+                del self._sigint_watch
+
     def get_loss(self, y_pred, y_true=None, X=None, training=False):
         if not self._terms_checked:   # once per fit: the module returns declared terms
             self._check_loss_terms(y_pred, "the module returned loss terms")
@@ -506,6 +596,31 @@ class DomainNet(NeuralNet):
         self._term_sums = {}
         self._term_count = 0
 
+    def on_batch_end(self, net, batch=None, training=False, **kwargs):
+        super().on_batch_end(net, batch=batch, training=training, **kwargs)
+        if training:
+            # skorch has already read the step's loss as a float (one sync per
+            # step that it makes anyway): checking it costs no device time
+            loss = self.history[-1]["batches"][-1].get("train_loss")
+            if loss is not None and not math.isfinite(loss):
+                self._raise_non_finite(loss)
+
+    def _raise_non_finite(self, loss):
+        owner, stage = getattr(self, "owner", None), getattr(self, "stage", None)
+        where = f"{owner or 'skhda'}: the training loss"
+        if stage is not None:
+            where += f" of stage {stage!r}"
+        epoch = len(self.history)
+        terms = [name for name, total in self._term_sums.items()
+                 if not bool(torch.isfinite(total))]
+        which = f" (terms {', '.join(map(repr, terms))})" if terms else ""
+        raise FloatingPointError(
+            f"{where} became {loss}{which} in epoch {epoch}/{self.max_epochs}, step "
+            f"{len(self.history[-1]['batches'])}. Training stopped: the weights are no longer "
+            "usable. Try scaling the inputs (e.g. StandardScaler, or pixels to [0, 1]) or a "
+            f"lower lr (now {self.lr})."
+        )
+
     def on_epoch_end(self, net, **kwargs):
         super().on_epoch_end(net, **kwargs)
         if self._term_count:
@@ -520,6 +635,7 @@ class DomainNet(NeuralNet):
         state = super().__getstate__()
         state.pop("_term_sums", None)
         state.pop("_mode", None)
+        state.pop("_sigint_watch", None)   # e.g. Checkpoint(f_pickle=...) during training
         return state
 
     def __setstate__(self, state):
@@ -565,6 +681,8 @@ def make_net(
         verbose=verbose,
         callbacks=cbs,
         loss_weights=loss_weights,
+        stage=stage,
+        owner=owner,
         iterator_train__seed=seed,
         iterator_train__batch_sizes=batch_sizes,
         iterator_train__steps_per_epoch=steps_per_epoch,
@@ -599,19 +717,51 @@ def batched_apply(fn, X, device, batch_size=1024, module=None):
     """Apply ``fn`` to row blocks of ``X`` on ``device`` and return a numpy array.
 
     ``module`` (if given) is put in eval mode for the call and restored after.
+    The blocks are written into one preallocated array (memory: the result
+    plus one block). NaN or infinite values in a float result, or in the
+    output of any direct submodule of ``module`` (so that labels computed
+    from a NaN embedding are not silently returned), raise a ``ValueError``.
     """
     was_training = module.training if module is not None else None
+    hooks = []
     if module is not None:
         module.eval()
+        hooks = [child.register_forward_hook(_check_finite_output)
+                 for child in module.children()]
     try:
         X = torch.as_tensor(X)
-        out = []
+        result = None
         for start in range(0, len(X), batch_size):
-            out.append(fn(X[start:start + batch_size].to(device)).detach().cpu())
-        return torch.cat(out).numpy() if out else np.empty((0,))
+            block = fn(X[start:start + batch_size].to(device)).detach().cpu().numpy()
+            if result is None:
+                result = np.empty((len(X), *block.shape[1:]), dtype=block.dtype)
+            result[start:start + len(block)] = block
+        if result is None:
+            return np.empty((0,))
+        if result.dtype.kind == "f" and not np.isfinite(result).all():
+            bad = int((~np.isfinite(result.reshape(len(result), -1))).any(1).sum())
+            raise ValueError(
+                f"X: the network gives NaN or infinite values for {bad} of {len(X)} rows "
+                f"{_NON_FINITE_HINT}"
+            )
+        return result
     finally:
+        for hook in hooks:
+            hook.remove()
         if module is not None:
             module.train(was_training)
+
+
+_NON_FINITE_HINT = "(inputs far beyond the scale of the fitted data?); scale X as in fit."
+
+
+def _check_finite_output(module, inputs, output):
+    if isinstance(output, torch.Tensor) and output.is_floating_point() \
+            and not bool(torch.isfinite(output).all()):
+        raise ValueError(
+            f"X: the network's {type(module).__name__} gives NaN or infinite values "
+            f"{_NON_FINITE_HINT}"
+        )
 
 
 @torch.no_grad()

@@ -158,6 +158,8 @@ class _Classifier(nn.Module):
 class _EmbeddingClustering(BaseDeepDA):
     """Clusterer on the target embedding of a trained network."""
 
+    _stages = ("train",)
+
     def _clusterer(self, data):
         clusterer = self.clusterer
         if clusterer is None:
@@ -345,6 +347,8 @@ class SourceOnly(LogitsClassifierMixin, BaseDeepDA):
     >>> est.predict(Xt).shape == yt.shape
     True
     """
+
+    _stages = ("train",)
 
     def _capabilities(self):
         return Capabilities(requires_target=False, label_space="shared")

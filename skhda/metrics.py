@@ -43,8 +43,40 @@ __all__ = [
 ]
 
 
+def label_kinds(values: Any) -> set[str]:
+    """The kinds of label values in ``values``: a subset of ``{"string", "number", <type>}``.
+
+    Strings (``str``, ``numpy.str_``) are ``"string"``, integers, floats and
+    booleans (Python or NumPy) ``"number"``, anything else its type's name.
+    A typed NumPy array is answered from its dtype, without looking at values.
+
+    Examples
+    --------
+    >>> sorted(label_kinds([1, "1"]))
+    ['number', 'string']
+    """
+    arr = values if isinstance(values, np.ndarray) else None
+    if arr is not None and arr.dtype.kind in "biuf":
+        return {"number"} if arr.size else set()
+    if arr is not None and arr.dtype.kind in "US":
+        return {"string"} if arr.size else set()
+    kinds = set()
+    for v in (arr.ravel() if arr is not None else values):
+        if isinstance(v, str | bytes):
+            kinds.add("string")
+        elif isinstance(v, numbers.Number | np.bool_):
+            kinds.add("number")
+        else:
+            kinds.add(type(v).__name__)
+    return kinds
+
+
 def _check_labels(labels: Any, name: str) -> np.ndarray:
-    """Return ``labels`` as a 1-D non-empty array (a view or a copy, never mutated)."""
+    """Return ``labels`` as a 1-D non-empty array (a view or a copy, never mutated).
+
+    Labels of mixed types (e.g. ``[1, "1"]``, which NumPy would silently turn
+    into two equal strings) raise a ``ValueError`` naming ``name``.
+    """
     try:
         arr = np.asarray(labels)
     except Exception as exc:  # pragma: no cover - exotic inputs
@@ -53,6 +85,15 @@ def _check_labels(labels: Any, name: str) -> np.ndarray:
         raise ValueError(f"{name} must be a 1-D array-like, got an array of shape {arr.shape}.")
     if arr.shape[0] == 0:
         raise ValueError(f"{name} must be non-empty.")
+    # only an object array, or strings made from a list, can hide several types
+    if arr.dtype.kind == "O" or (arr.dtype.kind in "US" and not isinstance(labels, np.ndarray)):
+        values = labels.to_numpy() if hasattr(labels, "to_numpy") else labels
+        kinds = label_kinds(np.asarray(values, dtype=object))
+        if len(kinds) > 1:
+            raise ValueError(
+                f"{name} mixes label types ({' and '.join(sorted(kinds))}); labels must all be "
+                "numbers or all be strings."
+            )
     return arr
 
 

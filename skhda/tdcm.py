@@ -329,6 +329,7 @@ class TDCM(BaseDeepDA):
     def _capabilities(self):
         return Capabilities(requires_target=False, requires_source_labels=False)
     _main_stage = "train"
+    _stages = ("pretrain", "train", "finetune")
 
     def __init__(self, n_clusters=None, *, n_blocks=4, temperature=1.0, beta=1.0,
                  orthogonal_weight=1.0, symmetric=True, standardize_embedding=True,

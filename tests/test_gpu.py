@@ -80,3 +80,25 @@ def test_contrastive_options_on_cuda(name, tiny_images):
     assert isinstance(labels, np.ndarray) and labels.shape == (60,)
     assert "train_contrastive" in est.history_[-1]
     assert next(est.net_.module_.parameters()).is_cuda
+
+
+@cuda
+def test_cuda_device_forms_and_reliability_checks_on_the_gpu():
+    from skhda import CKM
+    from skhda._base import resolve_device
+    from skhda.ccn import SimilarityNetwork
+
+    assert resolve_device(torch.device("cuda")) == "cuda"
+    assert resolve_device("cuda:0") == "cuda:0"
+    with pytest.raises(ValueError, match="device"):
+        resolve_device(f"cuda:{torch.cuda.device_count()}")
+    rng = np.random.default_rng(0)
+    Xs, ys, Xt = rng.normal(size=(120, 6)), np.arange(120) % 3, rng.normal(size=(257, 6))
+    # a one-row remainder and a non-finite loss, on the GPU
+    CKM(n_clusters=3, pretrain_epochs=1, epochs=1, device="cuda").fit(Xs, ys, Xt)
+    with pytest.raises(FloatingPointError, match="stage 'pretrain'"):
+        CKM(n_clusters=3, pretrain_epochs=1, epochs=1, device="cuda").fit(Xs * 1e30, ys,
+                                                                          Xt * 1e30)
+    G = SimilarityNetwork(classes_per_batch=3, epochs=1, device="cuda").fit(Xs, ys)
+    S = G.similarity_matrix(Xt)
+    assert S.shape == (257, 257) and np.isfinite(S).all()

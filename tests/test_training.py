@@ -44,12 +44,12 @@ def _ds(ns=10, nt=4):
 
 
 def test_iterator_pairs_domains_and_cycles_the_smaller():
-    it = DomainBatchIterator(_ds(10, 4), batch_size=3, seed=0)
+    it = DomainBatchIterator(_ds(11, 4), batch_size=3, seed=0)
     batches = [b for b, _ in it]
-    assert len(batches) == len(it) == 4              # ceil(10 / 3), source leads
+    assert len(batches) == len(it) == 4              # ceil(11 / 3), source leads
     seen = torch.cat([b.source.y for b in batches])
-    assert sorted(seen.tolist()) == list(range(10))  # each source row once per epoch
-    assert [len(b.source.X) for b in batches] == [3, 3, 3, 1]
+    assert sorted(seen.tolist()) == list(range(11))  # each source row once per epoch
+    assert [len(b.source.X) for b in batches] == [3, 3, 3, 2]
     assert all(len(b.target.X) == 3 for b in batches)   # target cycled, full batches
     for b in batches:                                   # rows stay aligned
         np.testing.assert_array_equal(b.source.X[:, 0].long(), b.source.y)

@@ -155,20 +155,40 @@ class PairwiseSimilarityHead(nn.Module):
         """Logits of the aligned pairs ``(z_left[i], z_right[i])``."""
         return self.pair_logits_from_concat(torch.cat([z_left, z_right], dim=1))
 
-    def similarity_matrix(self, z, block=256):
+    def similarity_matrix(self, z, block=None, max_bytes=2**23):
         """``P(similar)`` for every ordered pair of ``z``, as a ``(n, n)`` tensor.
 
         The first layer is split into its left and right halves
-        (``W [z_i, z_j] = W_l z_i + W_r z_j``), so each row block costs
-        ``block * n * hidden`` additions and no ``n^2 x 2d`` pair tensor is
-        built. Uses the BatchNorm running statistics (call in eval mode).
+        (``W [z_i, z_j] = W_l z_i + W_r z_j``), so no ``n^2 x 2d`` pair tensor
+        is built; in eval mode the BatchNorm (an affine map then) is folded
+        into both halves and the two-logit softmax is a sigmoid of the logit
+        difference. Rows are done in blocks of ``block`` rows, by default as
+        many as keep the ``block x n x hidden`` intermediate under
+        ``max_bytes`` (8 MiB): the memory is the ``n x n`` result plus one
+        block, whatever ``n``.
         """
-        d = z.shape[1]
+        n, d = z.shape
         left = z @ self.fc.weight[:, :d].t() + self.fc.bias
         right = z @ self.fc.weight[:, d:].t()
-        rows = []
-        for start in range(0, len(z), block):
+        bn = self.bn
+        fold = not bn.training and bn.running_mean is not None
+        if fold:   # eval BatchNorm is x * scale + shift
+            scale = torch.rsqrt(bn.running_var + bn.eps)
+            if bn.weight is not None:
+                scale = scale * bn.weight
+            shift = -bn.running_mean * scale + (bn.bias if bn.bias is not None else 0.0)
+            left, right = left * scale + shift, right * scale
+        w = self.out.weight[1] - self.out.weight[0]
+        c = self.out.bias[1] - self.out.bias[0]
+        hidden = left.shape[1]
+        if block is None:
+            block = int(max_bytes // (max(n, 1) * hidden * z.element_size()))
+        block = max(1, int(block))
+        S = z.new_empty((n, n))
+        for start in range(0, n, block):
             h = left[start:start + block, None, :] + right[None, :, :]
-            logits = self.out(F.relu(self.bn(h.reshape(-1, h.shape[-1]))))
-            rows.append(logits.softmax(1)[:, 1].reshape(h.shape[0], len(z)))
-        return torch.cat(rows) if rows else z.new_zeros((0, 0))
+            if not fold:
+                h = bn(h.reshape(-1, hidden)).reshape(h.shape)
+            S[start:start + block] = torch.sigmoid(h.relu_() @ w + c)
+            del h   # before the next block is allocated
+        return S
