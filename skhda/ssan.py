@@ -280,7 +280,10 @@ class SSAN(LogitsClassifierMixin, BaseDeepDA):
     batch_size : int, default=2048
         Rows per step of each part (source, labelled target, unlabelled
         target); a part with at most this many rows is given whole at every
-        step (full-batch steps on Office-Caltech).
+        step (full-batch steps on Office-Caltech). Larger parts are
+        mini-batched (100k-row inputs train in memory per batch); soft labels,
+        prototypes, pseudo-labels and centroids then come from each step's
+        batch, and classes missing from a batch are skipped in that step.
     lr : float, default=0.1
         SGD learning rate.
     momentum : float, default=0.9
