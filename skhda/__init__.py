@@ -16,6 +16,7 @@ from .baselines import (
 )
 from .ccn import CCN, CCNPlus, SimilarityNetwork
 from .ckm import CKM, DCNAdapter, DECAdapter
+from .ssan import SSAN
 from .tdcm import TDCM
 
 __version__ = "0.1.0.dev0"
@@ -34,6 +35,7 @@ __all__ = [
     "SourceFeatureClustering",
     "SourceOnly",
     "SourceTargetClustering",
+    "SSAN",
     "TDCM",
     "TargetClustering",
     "__version__",

@@ -136,6 +136,8 @@ class DomainBatchIterator:
         Per-part batch sizes (e.g. ``{"target": 96}``). A part smaller than
         its batch size is given whole at every step.
     shuffle : bool, default=True
+        Permute the rows of every pass. Without it, a part given whole at
+        every step is passed as it is (no copy).
     steps_per_epoch : int, optional
         Overrides the epoch length.
     drop_last : bool, default=False
@@ -204,6 +206,9 @@ class DomainBatchIterator:
             batch = {}
             for name, arrays in parts.items():
                 start, size, n = cursors[name], sizes[name], lengths[name]
+                if n > 1 and size == n and not self.shuffle:   # whole part, in order: no copy
+                    batch[name] = SimpleNamespace(**arrays)
+                    continue
                 if n == 1:   # one row: given twice, so that a BatchNorm can train on it
                     idx = orders[name][[0, 0]]
                 elif name in exact or start + size <= n:
