@@ -18,6 +18,7 @@ from .ccn import CCN, CCNPlus, SimilarityNetwork
 from .ckm import CKM, DCNAdapter, DECAdapter
 from .ssan import SSAN
 from .tdcm import TDCM
+from .xdc import XDC
 
 __version__ = "0.1.0.dev0"
 
@@ -38,5 +39,6 @@ __all__ = [
     "SSAN",
     "TDCM",
     "TargetClustering",
+    "XDC",
     "__version__",
 ]
