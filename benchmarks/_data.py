@@ -53,3 +53,47 @@ def load_omniglot():
     """Omniglot background-small: ``X`` (n, 28, 28) in [0, 1], character ``y``, ``alphabet``."""
     d = np.load(data_dir() / "omniglot_background_small.npz")
     return d["X"].astype(np.float32) / 255, d["y"], d["alphabet"]
+
+
+_OFFICE_DOMAINS = {"A": "amazon", "C": "caltech", "D": "dslr", "W": "webcam"}
+
+
+def load_office_caltech(domain, features):
+    """Office-Caltech10 rows of one domain ("A", "C", "D", "W"): ``X`` float32, ``y`` 0-9.
+
+    ``features``: "surf" (800-d raw SURF bag-of-words counts, all four domains)
+    or "decaf6" (4096-d DeCAF6 activations, D and W only; same images and
+    row order as the SURF rows of D and W).
+    """
+    name = _OFFICE_DOMAINS[domain]
+    file = {"surf": "office_caltech10_surf.npz", "decaf6": "office_caltech10_decaf6_dw.npz"}
+    d = np.load(data_dir() / file[features])
+    rows = d["domain"] == name
+    return d["X"][rows].astype(np.float32), d["y"][rows]
+
+
+def office_caltech_split(domain, split):
+    """The labelled target rows of one of the 20 stored random splits (3 per class).
+
+    Within-domain row indices from ``office_caltech10_decaf6_dw.npz``
+    (``{dslr,webcam}_target_idx``), for D or W.
+    """
+    d = np.load(data_dir() / "office_caltech10_decaf6_dw.npz")
+    return d[f"{_OFFICE_DOMAINS[domain]}_target_idx"][split]
+
+
+def office_caltech_task(task, split):
+    """One HDA task of SSAN's protocol: ``(Xs, ys, Xt, yt_partial, yt, labelled)``.
+
+    ``task`` is "<src>-><tgt>" with "surf->decaf6" features by default, or
+    "<src>-><tgt>:decaf6->surf". All source rows; the target rows of split
+    ``split`` in ``labelled`` carry their label in ``yt_partial``, all others -1.
+    """
+    pair, _, feats = task.partition(":")
+    src, tgt = pair.split("->")
+    fs, ft = (feats or "surf->decaf6").split("->")
+    Xs, ys = load_office_caltech(src, fs)
+    Xt, yt = load_office_caltech(tgt, ft)
+    labelled = np.zeros(len(yt), dtype=bool)
+    labelled[office_caltech_split(tgt, split)] = True
+    return Xs, ys, Xt, np.where(labelled, yt, -1), yt, labelled

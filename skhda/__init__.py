@@ -16,6 +16,7 @@ from .baselines import (
 )
 from .ccn import CCN, CCNPlus, SimilarityNetwork
 from .ckm import CKM, DCNAdapter, DECAdapter
+from .ssan import SSAN
 from .tdcm import TDCM
 from .xdc import XDC
 
@@ -35,6 +36,7 @@ __all__ = [
     "SourceFeatureClustering",
     "SourceOnly",
     "SourceTargetClustering",
+    "SSAN",
     "TDCM",
     "TargetClustering",
     "XDC",

@@ -54,6 +54,7 @@ __all__ = [
     "DAData",
     "DeepMixin",
     "Domain",
+    "LogitsClassifierMixin",
     "with_parameters_doc",
 ]
 
@@ -917,6 +918,26 @@ class BaseDeepDA(DeepMixin, BaseDAEstimator):
         """
         X = self._validate_X(X, domain)
         return self._embed(X, domain)
+
+
+class LogitsClassifierMixin:
+    """``predict_proba`` / ``predict`` of a deep estimator whose module has ``logits(x, domain)``.
+
+    For estimators predicting the source classes (``classes_``) of rows of
+    either domain.
+    """
+
+    def predict_proba(self, X, domain="target"):
+        """Class probabilities of rows of ``domain``, columns ordered as ``classes_``."""
+        X = self._validate_X(X, domain)
+        model = self.net_.module_
+        return batched_apply(lambda x: model.logits(x, domain).softmax(1), X,
+                             self.net_.device, module=model)
+
+    def predict(self, X, domain="target"):
+        """Class of each row of ``X`` (one of ``classes_``); ``domain="source"`` for source rows."""
+        proba = self.predict_proba(X, domain)
+        return self.classes_[proba.argmax(1)]
 
 
 #: The docs of the training parameters every deep estimator shares, in one place.

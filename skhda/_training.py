@@ -59,6 +59,7 @@ class DomainDataset(Dataset):
         if not parts:
             raise ValueError("DomainDataset needs at least one part.")
         self.parts = {}
+        self.default_index = set()   # parts whose index is arange: a batch's index is its rows
         for name, arrays in parts.items():
             arrays = {k: torch.as_tensor(v) for k, v in arrays.items()}
             lengths = {len(v) for v in arrays.values()}
@@ -66,6 +67,7 @@ class DomainDataset(Dataset):
                 raise ValueError(f"Part {name!r} has tensors of different lengths {lengths}.")
             if "index" not in arrays:
                 arrays["index"] = torch.arange(lengths.pop())
+                self.default_index.add(name)
             self.parts[name] = arrays
 
     def lengths(self):
@@ -73,9 +75,11 @@ class DomainDataset(Dataset):
 
     def to(self, device):
         """Move every tensor to ``device`` once (a no-op for tensors already there)."""
-        return DomainDataset(
+        moved = DomainDataset(
             **{n: {k: v.to(device) for k, v in a.items()} for n, a in self.parts.items()}
         )
+        moved.default_index = set(self.default_index)
+        return moved
 
     def __len__(self):
         return max(self.lengths().values())
@@ -132,6 +136,8 @@ class DomainBatchIterator:
         Per-part batch sizes (e.g. ``{"target": 96}``). A part smaller than
         its batch size is given whole at every step.
     shuffle : bool, default=True
+        Permute the rows of every pass. Without it, a part given whole at
+        every step is passed as it is (no copy).
     steps_per_epoch : int, optional
         Overrides the epoch length.
     drop_last : bool, default=False
@@ -200,6 +206,9 @@ class DomainBatchIterator:
             batch = {}
             for name, arrays in parts.items():
                 start, size, n = cursors[name], sizes[name], lengths[name]
+                if n > 1 and size == n and not self.shuffle:   # whole part, in order: no copy
+                    batch[name] = SimpleNamespace(**arrays)
+                    continue
                 if n == 1:   # one row: given twice, so that a BatchNorm can train on it
                     idx = orders[name][[0, 0]]
                 elif name in exact or start + size <= n:
@@ -217,7 +226,9 @@ class DomainBatchIterator:
                     need = size - len(rest)
                     idx = torch.cat([rest, order[:need]])
                     orders[name], cursors[name] = order, need
-                batch[name] = SimpleNamespace(**{k: v[idx] for k, v in arrays.items()})
+                arange = name in self.dataset.default_index   # no gather for its index
+                batch[name] = SimpleNamespace(**{k: idx if arange and k == "index" else v[idx]
+                                                 for k, v in arrays.items()})
             yield DomainBatch(batch), None
 
 

@@ -21,9 +21,9 @@ from ._base import (
     BaseDeepDA,
     Capabilities,
     ClusterAssigner,
+    LogitsClassifierMixin,
     with_parameters_doc,
 )
-from ._training import batched_apply
 from .nn.losses import reconstruction_loss
 
 __all__ = [
@@ -319,7 +319,7 @@ class SourceFeatureClustering(_EmbeddingClustering):
 
 
 @_deep_doc
-class SourceOnly(BaseDeepDA):
+class SourceOnly(LogitsClassifierMixin, BaseDeepDA):
     """Classifier trained on the source labels, applied to the target (shared labels).
 
     With labelled target rows (``y_target`` != -1) they are trained on too;
@@ -381,15 +381,3 @@ class SourceOnly(BaseDeepDA):
         dataset = data.dataset("Xy", target="Xy" if labelled else None,
                                labelled=self.classes_ if labelled else None)
         self.net_ = self._train_stage("train", model, dataset, epochs)
-
-    def predict_proba(self, X, domain="target"):
-        """Class probabilities, columns ordered as ``classes_``."""
-        X = self._validate_X(X, domain)
-        model = self.net_.module_
-        return batched_apply(lambda x: model.logits(x, domain).softmax(1), X,
-                             self.net_.device, module=model)
-
-    def predict(self, X, domain="target"):
-        """Class of each row of ``X`` (one of ``classes_``)."""
-        proba = self.predict_proba(X, domain)
-        return self.classes_[proba.argmax(1)]

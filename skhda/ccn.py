@@ -402,7 +402,7 @@ class _ClusteringModel(nn.Module):
 class _TransferModel(_ClusteringModel):
     """CCN+ / CCN++: CE on source, pairwise loss on target, optional DANN discriminator."""
 
-    loss_terms = ("ce", "cluster", "adversarial", "contrastive")
+    loss_terms = ("ce", "ce_target", "cluster", "adversarial", "contrastive")
 
     def __init__(self, encoder, embedding_dim, n_outputs, loss, supervision, adversarial,
                  contrast=None):
@@ -411,11 +411,21 @@ class _TransferModel(_ClusteringModel):
 
     def forward(self, batch):
         s, t = batch.source, batch.target
-        # one pass over both domains, so BatchNorm sees the mixture it sees at inference
-        z = self.encoder(torch.cat([s.X, t.X]), "source")
+        lab = batch.labelled if "labelled" in batch else None
+        if self.encoder.shared:
+            # one pass over both domains, so BatchNorm sees the mixture it sees at inference
+            z = self.encoder(torch.cat([s.X, t.X]), "source")
+        else:   # per-domain encoders (heterogeneous features)
+            z = torch.cat([self.encoder(s.X, "source"), self.encoder(t.X, "target")])
+        if lab is not None:   # labelled target rows (needed with heterogeneous features)
+            z = torch.cat([z, self.encoder(lab.X, "target")])
         logits = self.classifier(z)
-        ls, lt = logits[:len(s.X)], logits[len(s.X):]
+        n_s, n_t = len(s.X), len(t.X)
+        ls, lt = logits[:n_s], logits[n_s:n_s + n_t]
         out = {"ce": F.cross_entropy(ls, s.y)}
+        if lab is not None:
+            out["ce_target"] = F.cross_entropy(logits[n_s + n_t:], lab.y)
+            z = z[:n_s + n_t]
         if self.supervision is not None:
             out["cluster"] = self.loss(lt, self.supervision(t.g))
         if self.discriminator is not None:
@@ -472,7 +482,10 @@ class _CCNBase(BaseDeepDA):
         return self._make_contrast(data.shapes["target"]), {"contrastive": lam}
 
     def _similarity_network(self, data):
-        """The fitted G: ``similarity`` as given when fitted, else fitted on the source."""
+        """The fitted G: ``similarity`` as given when fitted, else fitted on the source.
+
+        With heterogeneous features (CCN+), G is fitted on the labelled target rows.
+        """
         sim = self.similarity
         if sim is not None and _is_fitted(_resolve_similarity(sim)):
             G = _resolve_similarity(sim)
@@ -493,6 +506,9 @@ class _CCNBase(BaseDeepDA):
             G = clone(_resolve_similarity(sim))
         if G.random_state is None:
             G.set_params(random_state=self._fit_seed)
+        if data.heterogeneous:   # CCN+ with other target features: G learns the target's
+            mask = data.labelled_target
+            return G.fit(data.X_target[mask], data.y_target[mask])
         return G.fit(data.X_source, data.y_source)
 
     def _pair_supervision(self, data):
@@ -656,6 +672,14 @@ class CCNPlus(_CCNBase):
     CCN++. ``lambda_cluster=0`` drops the clustering term (then with
     ``adversarial=True`` this is plain DANN, and no G is learned).
 
+    Labelled target rows (``y_target`` != -1) add a cross-entropy term
+    (``ce_target``). The target may have other features than the source
+    (heterogeneous features): each domain then gets its own encoder, the
+    labelled target rows are required (they tie the target encoder to the
+    classes, with the clustering objective on all target rows), and the
+    default G is learned on them (or pass a ``similarity`` fitted on rows with
+    the target's features).
+
     Parameters
     ----------
     loss : {"kcl", "mcl"}, default="kcl"
@@ -711,8 +735,9 @@ class CCNPlus(_CCNBase):
     """
 
     _main_stage = "train"
-    def _capabilities(self):   # CCN+ predicts source classes
-        return dataclasses.replace(super()._capabilities(), label_space="shared")
+    def _capabilities(self):   # CCN+ predicts source classes, with any target features
+        return dataclasses.replace(super()._capabilities(), label_space="shared",
+                                   heterogeneous=True)
 
     _parameter_constraints: dict = {
         **_CCNBase._parameter_constraints,
@@ -750,6 +775,15 @@ class CCNPlus(_CCNBase):
         self.verbose = verbose
         self.callbacks = callbacks
 
+    def _check_params_vs_input(self, data):
+        super()._check_params_vs_input(data)
+        if data.heterogeneous and not data.has_target_labels:
+            raise ValueError(
+                "X_target has other features than X_source and y_target has no labels: "
+                "CCNPlus cannot train its target encoder without labelled target rows; "
+                "pass y_target with a few labels (-1 for the unlabelled rows)."
+            )
+
     def _fit_deep(self, data):
         contrast, contrast_weight = self._target_contrast(data)
         self.classes_ = data.source_classes()[0]
@@ -759,7 +793,8 @@ class CCNPlus(_CCNBase):
             supervision, target["g"] = self._pair_supervision(data)
         model = _TransferModel(self._make_encoder(data), self.embedding_dim, len(self.classes_),
                                self._make_loss(), supervision, self.adversarial, contrast)
-        dataset = data.dataset("Xy", extra={"target": target})
+        labelled = self.classes_ if data.has_target_labels else None
+        dataset = data.dataset("Xy", labelled=labelled, extra={"target": target})
         callbacks = []
         if self.adversarial:
             callbacks.append(DomainDiscriminator.schedule("discriminator"))

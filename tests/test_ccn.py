@@ -279,6 +279,24 @@ def test_ccn_bad_input(task, fitted_g):
         CCN(5, similarity=G10, **FAST).fit(Xs, ys, Xt)
 
 
+def test_ccnplus_heterogeneous_features(task):
+    Xs, ys, Xt, yt = task
+    Xt16 = (Xs + np.float32(0.3))[:, ::2].copy()       # other features: every second one
+    few = np.where(np.arange(len(ys)) % 4 == 0, ys, -1)
+    est = CCNPlus(adversarial=True, loss="mcl", similarity=SimilarityNetwork(**FAST_G),
+                  **FAST).fit(Xs, ys, Xt16, few)
+    enc = est.net_.module_.encoder
+    d_t = Xt16.shape[1]
+    assert not enc.shared and enc["target"][0].in_features == d_t
+    assert est.similarity_.n_features_in_ == d_t         # G learned on the labelled target
+    assert {"train_ce", "train_ce_target", "train_cluster",
+            "train_adversarial"} <= set(est.history_[-1])
+    assert est.predict(Xt16).shape == (len(Xs),)
+    assert est.predict(Xs, domain="source").shape == (len(Xs),)
+    with pytest.raises(ValueError, match="y_target"):
+        CCNPlus(**FAST).fit(Xs, ys, Xt16)                  # no target labels
+
+
 def test_ccnplus_contract(task):
     Xs, ys, Xt, yt = task
     # shared labels: target = source classes, moved a little

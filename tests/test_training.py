@@ -219,6 +219,16 @@ def test_domain_discriminator_loss_reversal_and_schedule():
     net.fit(_ds(), None)
     # the schedule ends near 1 at the last step (progress just under 1)
     assert 0.99 < net.module_.discriminator.grl.coeff <= 1.0
+    cb = pickle.loads(pickle.dumps(DomainDiscriminator.schedule("d")))  # a fitted net pickles
+    assert cb.fn(1.0) == pytest.approx(dann_coefficient(1.0))
+
+
+def test_unshuffled_whole_parts_are_passed_without_a_copy():
+    ds = _ds()
+    it = DomainBatchIterator(ds, batch_size=100, shuffle=False, steps_per_epoch=2)
+    for batch, _ in it:
+        assert batch.source.X is ds.parts["source"]["X"]
+        assert batch.target.X is ds.parts["target"]["X"]
 
 
 def test_enumerate_pairs_matches_a_loop():

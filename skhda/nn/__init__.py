@@ -6,8 +6,17 @@
 - :mod:`skhda.nn.layers`: gradient reversal and the domain discriminator with
   the DANN schedule, pair enumeration, random affine augmentation of images.
 - :mod:`skhda.nn.losses`: small loss functions, one job each.
+- :mod:`skhda.nn.alignment`: class centroids, soft labels, prototype
+  pseudo-labels and the centroid alignment loss (SSAN).
 """
 
+from .alignment import (
+    class_sums,
+    prototype_pseudo_labels,
+    semantic_alignment_loss,
+    soft_label_loss,
+    source_soft_labels,
+)
 from .encoders import (
     ConvDecoder,
     ConvEncoder,
@@ -15,6 +24,7 @@ from .encoders import (
     DomainEncoder,
     MLPDecoder,
     MLPEncoder,
+    Projector,
     make_decoder,
     make_encoder,
 )
@@ -38,8 +48,10 @@ __all__ = [
     "GradientReversal",
     "MLPDecoder",
     "MLPEncoder",
+    "Projector",
     "RandomAffine",
     "TwoViewContrast",
+    "class_sums",
     "dann_coefficient",
     "domain_adversarial_loss",
     "enumerate_pairs",
@@ -47,5 +59,9 @@ __all__ = [
     "make_decoder",
     "make_encoder",
     "nt_xent_loss",
+    "prototype_pseudo_labels",
     "reconstruction_loss",
+    "semantic_alignment_loss",
+    "soft_label_loss",
+    "source_soft_labels",
 ]

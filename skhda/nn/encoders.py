@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 DOMAINS = ("source", "target")
@@ -50,6 +51,53 @@ class MLPEncoder(nn.Sequential):
 
     def forward(self, x):
         return super().forward(x.flatten(1))
+
+
+class Projector(nn.Sequential):
+    """``Linear -> LeakyReLU`` blocks, the last one included, with an L2-normalised output.
+
+    SSAN's per-domain projector into the common space (Li et al. 2020; the
+    authors' code: two layers, LeakyReLU slope 0.2). Rows come out on the
+    unit sphere, so a linear classifier on them compares directions.
+
+    Parameters
+    ----------
+    in_features : int
+    out_features : int
+        Dimension of the common space.
+    hidden_dims : sequence of int, default=(256,)
+    negative_slope : float, default=0.2
+
+    Examples
+    --------
+    >>> import torch
+    >>> z = Projector(6, 4, hidden_dims=(5,))(torch.randn(3, 6))
+    >>> z.shape, [round(v, 4) for v in z.norm(dim=1).tolist()]
+    (torch.Size([3, 4]), [1.0, 1.0, 1.0])
+    """
+
+    def __init__(self, in_features, out_features, hidden_dims=(256,), negative_slope=0.2):
+        super().__init__(*_mlp([in_features, *hidden_dims, out_features], last_activation=True,
+                               negative_slope=negative_slope))
+        self.in_features = in_features
+        self.out_features = out_features
+
+    def forward(self, x):
+        return F.normalize(super().forward(x.flatten(1)), dim=1)
+
+    @torch.no_grad()
+    def restrict_inputs(self, basis):
+        """Let the first layer act on coordinates in ``basis`` (``(in_features, r)``).
+
+        The first weight ``W`` becomes ``W @ basis``: on rows ``x`` inside the
+        span of the basis' orthonormal columns, ``projector(x)`` equals the
+        restricted projector applied to ``x @ basis``.
+        """
+        first = self[0]
+        basis = torch.as_tensor(basis, dtype=first.weight.dtype, device=first.weight.device)
+        first.weight = nn.Parameter(first.weight @ basis)   # no new draw from torch's RNG
+        first.in_features = self.in_features = basis.shape[1]
+        return self
 
 
 class MLPDecoder(nn.Module):
