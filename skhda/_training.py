@@ -59,6 +59,7 @@ class DomainDataset(Dataset):
         if not parts:
             raise ValueError("DomainDataset needs at least one part.")
         self.parts = {}
+        self.default_index = set()   # parts whose index is arange: a batch's index is its rows
         for name, arrays in parts.items():
             arrays = {k: torch.as_tensor(v) for k, v in arrays.items()}
             lengths = {len(v) for v in arrays.values()}
@@ -66,6 +67,7 @@ class DomainDataset(Dataset):
                 raise ValueError(f"Part {name!r} has tensors of different lengths {lengths}.")
             if "index" not in arrays:
                 arrays["index"] = torch.arange(lengths.pop())
+                self.default_index.add(name)
             self.parts[name] = arrays
 
     def lengths(self):
@@ -73,9 +75,11 @@ class DomainDataset(Dataset):
 
     def to(self, device):
         """Move every tensor to ``device`` once (a no-op for tensors already there)."""
-        return DomainDataset(
+        moved = DomainDataset(
             **{n: {k: v.to(device) for k, v in a.items()} for n, a in self.parts.items()}
         )
+        moved.default_index = set(self.default_index)
+        return moved
 
     def __len__(self):
         return max(self.lengths().values())
@@ -222,7 +226,9 @@ class DomainBatchIterator:
                     need = size - len(rest)
                     idx = torch.cat([rest, order[:need]])
                     orders[name], cursors[name] = order, need
-                batch[name] = SimpleNamespace(**{k: v[idx] for k, v in arrays.items()})
+                arange = name in self.dataset.default_index   # no gather for its index
+                batch[name] = SimpleNamespace(**{k: idx if arange and k == "index" else v[idx]
+                                                 for k, v in arrays.items()})
             yield DomainBatch(batch), None
 
 
