@@ -142,6 +142,11 @@ class DAData:
         classes, codes = np.unique(self.y_target[self.labelled_target], return_inverse=True)
         return classes, codes.astype(np.int64)
 
+    def labelled_codes(self, classes):
+        """Each labelled target row's index in the sorted ``classes``."""
+        labels = self.y_target[self.labelled_target]
+        return np.searchsorted(np.asarray(classes), labels).astype(np.int64)
+
     def dataset(self, source="X", target="X", labelled=None, extra=None,
                 order=("source", "target", "labelled")):
         """The :class:`~skhda.DomainDataset` a method trains on, from the validated data.
@@ -177,8 +182,7 @@ class DAData:
             parts["target"] = {"X": self.X_target}
         if labelled is not None:
             rows = np.flatnonzero(mask)
-            codes = np.searchsorted(np.asarray(labelled), self.y_target[mask]).astype(np.int64)
-            part = {"X": self.X_target[mask], "y": codes, "index": rows}
+            part = {"X": self.X_target[mask], "y": self.labelled_codes(labelled), "index": rows}
             parts["target" if target == "Xy" else "labelled"] = part
         for name, arrays in (extra or {}).items():
             parts[name] = {**parts.get(name, {}), **arrays}

@@ -63,11 +63,12 @@ def non_negative_real():
     return [Interval(Real, 0, None, closed="left")]
 
 
-def check_positive_ints(value, name):
+def check_positive_ints(value, name, allow_empty=True):
     """A sequence of positive ints, e.g. ``hidden_dims`` (no scikit-learn constraint fits it)."""
     if not isinstance(value, (tuple, list)) or not all(
         isinstance(h, Integral) and not isinstance(h, bool) and h > 0 for h in value
-    ):
+    ) or (not allow_empty and not value):
         raise InvalidParameterError(
-            f"The {name!r} parameter must be a sequence of positive ints, got {value!r}."
+            f"The {name!r} parameter must be a {'' if allow_empty else 'non-empty '}sequence "
+            f"of positive ints, got {value!r}."
         )

@@ -50,7 +50,6 @@ import math
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.preprocessing import LabelEncoder
 from torch import nn
 
 from ._base import BaseDeepDA, Capabilities, DeepMixin, LogitsClassifierMixin, resolve_device
@@ -439,8 +438,7 @@ class SSAN(LogitsClassifierMixin, BaseDeepDA):
         return DomainEncoder(modules), inputs
 
     def _fit_deep(self, data):
-        labels = LabelEncoder().fit(data.y_source)
-        self.classes_ = labels.classes_
+        self.classes_, ys = data.source_classes()
         projector, inputs = self._make_projector(data)
         model = _SSANModel(projector, inputs, self.embedding_dim, len(self.classes_),
                            alpha=self.alpha, beta=self.beta, gamma=self.gamma,
@@ -452,10 +450,9 @@ class SSAN(LogitsClassifierMixin, BaseDeepDA):
 
         Xt = mapped(data.X_target, "target")
         mask = data.labelled_target
-        parts = {"source": {"X": mapped(data.X_source, "source"),
-                            "y": labels.transform(data.y_source)}}
+        parts = {"source": {"X": mapped(data.X_source, "source"), "y": ys}}
         if mask.any():
-            parts["labelled"] = {"X": Xt[mask], "y": labels.transform(data.y_target[mask])}
+            parts["labelled"] = {"X": Xt[mask], "y": data.labelled_codes(self.classes_)}
         if not mask.all():
             parts["target"] = {"X": Xt[~mask]}
         dataset = DomainDataset(**parts)
@@ -473,9 +470,9 @@ class SSAN(LogitsClassifierMixin, BaseDeepDA):
             optimizer=torch.optim.SGD, optimizer__momentum=momentum,
             optimizer__nesterov=momentum > 0, optimizer__weight_decay=float(self.weight_decay),
         )
-        self.pseudo_labels_ = self._final_pseudo_labels(data, labels)
+        self.pseudo_labels_ = self._final_pseudo_labels(data)
 
-    def _final_pseudo_labels(self, data, labels):
+    def _final_pseudo_labels(self, data):
         """Pseudo-labels of the fitted target rows by the trained model (whole data at once)."""
         model = self.net_.module_
         Zs = torch.as_tensor(self._embed(data.X_source, "source"))
@@ -485,11 +482,11 @@ class SSAN(LogitsClassifierMixin, BaseDeepDA):
         mask = torch.as_tensor(data.labelled_target)
         y = torch.full((len(Zt),), -1, dtype=torch.long)
         if mask.any():
-            y[mask] = torch.as_tensor(labels.transform(data.y_target[data.labelled_target]))
+            y[mask] = torch.as_tensor(data.labelled_codes(self.classes_))
         if self.pseudo_labels == "none":
             pseudo = y
         else:
-            ys = torch.as_tensor(labels.transform(data.y_source))
+            ys = torch.as_tensor(data.source_classes()[1])
             pseudo = torch.where(mask, y, model.select(Zt, logits, Zt[mask], y[mask], Zs, ys))
         pseudo = pseudo.numpy()
         kind = self.classes_.dtype.kind

@@ -36,13 +36,12 @@ import numbers
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from ._base import TRAINING_PARAMETERS_DOC, BaseDeepDA, with_parameters_doc
 from ._training import DomainDataset
-from ._validation import Integral, Interval, Real, StrOptions
+from ._validation import Integral, Interval, Real, StrOptions, check_positive_ints
 from .nn.graph import (
     LinkageGCN,
     balanced_link_loss,
@@ -308,27 +307,19 @@ class XDC(BaseDeepDA):
         # K is found, not the number of source classes
         return self._n_clusters_requested(data)
 
-    def _check_xdc_params(self):
-        dims = self.gcn_dims
-        if not len(dims) or not all(isinstance(h, numbers.Integral) and not isinstance(h, bool)
-                                    and h > 0 for h in dims):
-            raise ValueError(f"gcn_dims must be a non-empty sequence of positive ints, "
-                             f"got {dims!r}.")
+    def _validate_params(self):
+        super()._validate_params()
+        check_positive_ints(self.gcn_dims, "gcn_dims", allow_empty=False)
 
     def _fit_deep(self, data):
-        self._check_xdc_params()
-        labels = LabelEncoder().fit(data.y_source)
-        self.classes_seen_ = labels.classes_
-        ys = labels.transform(data.y_source)
+        self.classes_seen_, ys = data.source_classes()
 
         # stage 1: source cross-entropy + domain-adversarial term (eq. 1)
         adversarial = self.lambda_adversarial > 0
         model = _FeatureModel(self._make_encoder(data), self.embedding_dim,
                               len(self.classes_seen_), adversarial, float(self.augment))
-        dataset = DomainDataset(source={"X": data.X_source, "y": ys},
-                                target={"X": data.X_target})
         self.net_ = self._train_stage(
-            "encoder", model, dataset, self.epochs,
+            "encoder", model, data.dataset("Xy"), self.epochs,
             extra_callbacks=[DomainDiscriminator.schedule("discriminator")] if adversarial
             else [],
             loss_weights={"adversarial": float(self.lambda_adversarial)},
