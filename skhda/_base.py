@@ -932,7 +932,11 @@ class LogitsClassifierMixin:
     """
 
     def predict_proba(self, X, domain="target"):
-        """Class probabilities of rows of ``domain``, columns ordered as ``classes_``."""
+        """Softmax of the network's outputs for rows of ``domain``.
+
+        Columns ordered as ``classes_`` (or as the clusters, for a clustering
+        network such as :class:`~skhda.CCN`, which has its own ``predict``).
+        """
         X = self._validate_X(X, domain)
         model = self.net_.module_
         return batched_apply(lambda x: model.logits(x, domain).softmax(1), X,

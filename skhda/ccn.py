@@ -46,6 +46,7 @@ from ._base import (
     BaseDeepDA,
     Capabilities,
     DeepMixin,
+    LogitsClassifierMixin,
     _check_y,
     check_X,
     check_X_shape,
@@ -447,7 +448,7 @@ _DEEP_DOC = """
 _deep_doc = with_parameters_doc(_DEEP_DOC)
 
 
-class _CCNBase(BaseDeepDA):
+class _CCNBase(LogitsClassifierMixin, BaseDeepDA):
     """What CCN and CCN+ share: the loss switch and the similarity network G."""
 
     def _capabilities(self):
@@ -518,13 +519,6 @@ class _CCNBase(BaseDeepDA):
         head, Zg = G._pair_model(Xt, self.similarity_bn == "target", seed=self._fit_seed)
         return _PairSupervision(head), Zg
 
-    # ---------------------------------------------------------- inference
-    def predict_proba(self, X, domain="target"):
-        """Softmax over the network's outputs (clusters, or ``classes_`` for CCN+)."""
-        X = self._validate_X(X, domain)
-        model = self.net_.module_
-        return batched_apply(lambda x: model.logits(x, domain).softmax(1), X,
-                             self.net_.device, module=model)
 
 
 @_deep_doc
@@ -804,8 +798,3 @@ class CCNPlus(_CCNBase):
             loss_weights={"cluster": self.lambda_cluster,
                           "adversarial": self.lambda_adversarial, **(contrast_weight or {})},
         )
-
-    def predict(self, X, domain="target"):
-        """Class of each row of ``X`` (one of ``classes_``)."""
-        proba = self.predict_proba(X, domain)
-        return self.classes_[proba.argmax(1)]
