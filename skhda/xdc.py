@@ -50,6 +50,7 @@ from .nn.graph import (
     link_matrix,
     merge_clusters,
     pivot_subgraphs,
+    spectral_cut,
 )
 from .nn.layers import DomainDiscriminator, RandomAffine
 
@@ -139,7 +140,26 @@ class XDC(BaseDeepDA):
     ----------
     n_clusters : int, default=None
         None: the number of clusters is found by the linkage. An int cuts
-        the linkage to exactly that many clusters.
+        the link graph into exactly that many clusters (see ``cut``).
+    graph_features : {"auto", "embedding", "input"}, default="auto"
+        The node features the kNN graphs, the subgraphs and the GCN work on
+        (for the source in stage 2 and the target in the linkage).
+        "embedding": the stage-1 encoder's (the paper). "input": the
+        L2-normalised input rows themselves (ours; needs the same features
+        in both domains). "auto": "input" when both domains are feature
+        vectors with the same features and no ``encoder`` is given, else
+        "embedding". Why: on feature vectors the stage-1 features, trained
+        on the source classes, lose the structure of unseen target classes
+        (10-NN purity of the target 0.64-0.83 against 0.93-0.99 for the
+        input rows on digits class splits other than the demo's,
+        ``doc/benchmarks/defaults_ccn_xdc.md``); the GCN is still trained on
+        the source's labelled subgraphs.
+    cut : {"spectral", "merge"}, default="spectral"
+        How an int ``n_clusters`` is reached. "spectral": spectral clustering
+        of the GCN's link graph (:func:`skhda.nn.graph.spectral_cut`; ours);
+        "merge": the linkage's clusters agglomerated until ``n_clusters``
+        remain (:func:`skhda.nn.graph.merge_clusters`, the skhda <= 0.x
+        behaviour).
     lambda_adversarial : float, default=0.1
         Weight of the domain-adversarial term; 0 drops the discriminator
         (the IPS baseline of Wang et al. from the same code).
@@ -202,6 +222,8 @@ class XDC(BaseDeepDA):
         Clusters of the fitted target rows.
     n_clusters_found_ : int
         Number of clusters in ``labels_``.
+    graph_features_ : {"embedding", "input"}
+        The ``graph_features`` used (``"auto"`` resolved).
     classes_seen_ : ndarray
         The source classes.
     history_ : skorch.History
@@ -249,6 +271,8 @@ class XDC(BaseDeepDA):
     _parameter_constraints: dict = {
         **BaseDeepDA._parameter_constraints,
         "n_clusters": [None, Interval(Integral, 1, None, closed="left")],
+        "graph_features": [StrOptions({"auto", "embedding", "input"})],
+        "cut": [StrOptions({"spectral", "merge"})],
         "lambda_adversarial": [Interval(Real, 0, None, closed="left")],
         "k1": [Interval(Integral, 1, None, closed="left")],
         "k2": [Interval(Integral, 1, None, closed="left")],
@@ -267,7 +291,8 @@ class XDC(BaseDeepDA):
         "augment": [Interval(Real, 0, None, closed="left")],
     }
 
-    def __init__(self, n_clusters=None, *, lambda_adversarial=0.1, k1=20, k2=5, u=5,
+    def __init__(self, n_clusters=None, *, graph_features="auto", cut="spectral",
+                 lambda_adversarial=0.1, k1=20, k2=5, u=5,
                  linkage="merge", link_threshold=0.8, merge_threshold=0.1,
                  max_cluster_size=0.3, min_cluster_size=5, threshold_step=0.1,
                  gcn_dims=(64, 64, 32, 32), similarity_feature=True, gcn_epochs=4,
@@ -275,6 +300,8 @@ class XDC(BaseDeepDA):
                  input_shape=None, augment=0.0, epochs=10, batch_size=128, lr=1e-3, device="auto",
                  random_state=None, verbose=0, callbacks=None):
         self.n_clusters = n_clusters
+        self.graph_features = graph_features
+        self.cut = cut
         self.lambda_adversarial = lambda_adversarial
         self.k1 = k1
         self.k2 = k2
@@ -311,8 +338,29 @@ class XDC(BaseDeepDA):
         super()._validate_params()
         check_positive_ints(self.gcn_dims, "gcn_dims", allow_empty=False)
 
+    def _resolve_graph_features(self, data):
+        """The rule of ``graph_features="auto"``: the input rows for vectors, else the embedding."""
+        choice = self.graph_features
+        vectors = len(data.shapes["source"]) == 1 and not data.heterogeneous
+        if choice == "input" and not vectors:
+            raise ValueError(
+                "graph_features='input' needs feature vectors with the same features in "
+                f"both domains; got rows of shape {data.shapes['source']} (source) and "
+                f"{data.shapes['target']} (target)."
+            )
+        if choice == "auto":
+            choice = "input" if vectors and self.encoder is None else "embedding"
+        return choice
+
+    def _graph_rows(self, X, domain):
+        """The rows the graphs are built on: the input (flat) or the stage-1 embedding."""
+        if self.graph_features_ == "input":
+            return np.asarray(X, dtype=np.float32).reshape(len(X), -1)
+        return self._embed(X, domain)
+
     def _fit_deep(self, data):
         self.classes_seen_, ys = data.source_classes()
+        self.graph_features_ = self._resolve_graph_features(data)
 
         # stage 1: source cross-entropy + domain-adversarial term (eq. 1)
         adversarial = self.lambda_adversarial > 0
@@ -326,10 +374,9 @@ class XDC(BaseDeepDA):
         )
 
         # stage 2: the linkage GCN on instance-pivot subgraphs of the source (eq. 3)
-        Zs = self._node_features(self._embed(data.X_source, "source"))
+        Zs = self._node_features(self._graph_rows(data.X_source, "source"))
         knn = knn_indices(Zs, max(self.k1, self.k2, self.u))
-        gcn = LinkageGCN(self.embedding_dim + bool(self.similarity_feature),
-                         tuple(self.gcn_dims))
+        gcn = LinkageGCN(Zs.shape[1] + bool(self.similarity_feature), tuple(self.gcn_dims))
         link = _LinkModel(gcn, self.k1, self.k2, self.u, self.similarity_feature,
                           torch.as_tensor(Zs),
                           torch.as_tensor(knn), torch.as_tensor(ys))
@@ -364,7 +411,7 @@ class XDC(BaseDeepDA):
 
     @torch.no_grad()
     def _links(self, X, domain):
-        Z = self._node_features(self._embed(X, domain))
+        Z = self._node_features(self._graph_rows(X, domain))
         n = len(Z)
         link = self.gcn_net_.module_
         device = self.gcn_net_.device
@@ -404,6 +451,8 @@ class XDC(BaseDeepDA):
     def _link_clusters(self, W, Z, k):
         """Clusters from the link graph ``W`` (the linkage parameters as currently set)."""
         n = W.shape[0]
+        if self.n_clusters is not None and self.cut == "spectral":
+            return _by_size(spectral_cut(W, min(int(self.n_clusters), n)))
         max_size = self._max_size(n)
         labels = link_components(W, self.link_threshold, max_size, self.threshold_step)
         if self.linkage == "merge" or self.n_clusters is not None:

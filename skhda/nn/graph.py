@@ -17,7 +17,9 @@ convolution network" (CVPR 2019), used by :class:`skhda.XDC`:
 4. :func:`link_components` (the paper's linkage: connected components of the
    links above a threshold, components larger than ``max_size`` re-split by
    raising the threshold) and :func:`merge_clusters` (ours: agglomerates those
-   components by their mean link probability).
+   components by their mean link probability); :func:`spectral_cut` (ours:
+   spectral clustering of the sparse link graph into a given number of
+   clusters).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 from scipy.sparse.csgraph import connected_components
+from sklearn.cluster import SpectralClustering
 from sklearn.neighbors import NearestNeighbors
 from torch import nn
 
@@ -42,6 +45,7 @@ __all__ = [
     "link_matrix",
     "merge_clusters",
     "pivot_subgraphs",
+    "spectral_cut",
 ]
 
 
@@ -502,3 +506,44 @@ def _cut_to(labels, n_clusters, Z, max_size):
         labels = labels.copy()
         labels[rows[split == 1]] = labels.max() + 1
     return labels
+
+
+def spectral_cut(W, n_clusters, random_state=0):
+    """Spectral clustering of the sparse link graph ``W`` into ``n_clusters`` clusters.
+
+    :class:`~sklearn.cluster.SpectralClustering` on ``W`` as a precomputed
+    affinity (sparse, ``O(nnz)`` memory; the embedding by ARPACK), labels by
+    k-means on the spectral embedding. With ``n_clusters >= n`` every row is
+    its own cluster.
+
+    Parameters
+    ----------
+    W : scipy.sparse matrix of shape (n, n)
+        Symmetric non-negative link weights (e.g. :func:`link_matrix`).
+    n_clusters : int
+    random_state : int, default=0
+        Seed of the eigensolver's start vector and of the k-means.
+
+    Returns
+    -------
+    labels : ndarray of shape (n,), int64
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> block = np.ones((3, 3)) - np.eye(3)
+    >>> W = sp.csr_matrix(np.block([[block, 0.01 * np.ones((3, 3))],
+    ...                             [0.01 * np.ones((3, 3)), block]]))
+    >>> labels = spectral_cut(W, 2)
+    >>> bool(len(set(labels[:3])) == 1 and labels[0] != labels[3])
+    True
+    """
+    n = W.shape[0]
+    if n_clusters >= n:
+        return np.arange(n, dtype=np.int64)
+    if n_clusters == 1:
+        return np.zeros(n, dtype=np.int64)
+    A = sp.csr_matrix(W, dtype=np.float64)
+    A = (A + A.T) * 0.5 + sp.identity(n, format="csr") * 1e-6   # no zero-degree rows
+    model = SpectralClustering(n_clusters, affinity="precomputed", random_state=random_state)
+    return model.fit_predict(A).astype(np.int64)
