@@ -325,3 +325,47 @@ def test_ccnplus_contract(task):
         bad = np.full(len(Xs), -1)
         bad[0] = 99
         CCNPlus(**FAST).fit(Xs, ys, Xt_shift, bad)
+
+
+# ------------------------------------------------- the target graph (vectors)
+def test_shared_neighbours_override_g_where_confident():
+    from skhda.ccn import _PairSupervision, shared_neighbours
+
+    class AllSimilar(torch.nn.Module):   # a G head that calls every pair similar
+        def similarity_matrix(self, g):
+            return torch.ones(len(g), len(g))
+
+    # rows 0-1 share 3 of 4 list entries, rows 0-2 two, rows 0-3 one
+    knn = torch.tensor([[0, 1, 2, 3], [1, 0, 2, 9], [2, 0, 7, 8], [3, 4, 5, 6]])
+    assert shared_neighbours(knn)[0].tolist() == [1.0, 0.75, 0.5, 0.25]
+    knn[3] = torch.tensor([10, 11, 12, 13])   # now rows 0-3 share none
+    sup = _PairSupervision(AllSimilar(), knn=knn, snn_positive=0.6)
+    labels = sup(torch.zeros(4, 2), torch.arange(4))
+    assert labels[0].tolist() == [1.0, 1.0, 1.0, 0.0]   # 0-2: G's label; 0-3: none shared
+    assert sup(torch.zeros(4, 2)).tolist() == torch.ones(4, 4).tolist()   # no index: G alone
+    sup.release_graph()
+    assert sup.knn is None
+
+
+def test_ccn_target_graph_rule(task):
+    """The ``target_graph="auto"`` rule: the target's own graph for vectors, G alone for images."""
+    Xs, ys, Xt, _ = task
+    G = SimilarityNetwork(**{**FAST_G, "epochs": 1})
+    est = CCN(5, similarity=G, **{**FAST, "epochs": 1}).fit(Xs, ys, Xt)
+    assert est.target_graph_ == "snn"
+    assert est.n_neighbors_ == round(4 / 3 * math.sqrt(len(Xt)))
+    assert est.net_.module_.supervision.knn is None   # released after training
+    est = CCN(5, similarity=G, n_neighbors=7, **{**FAST, "epochs": 1}).fit(Xs, ys, Xt)
+    assert est.n_neighbors_ == 7
+    est = CCN(5, similarity=G, target_graph="off", **{**FAST, "epochs": 1}).fit(Xs, ys, Xt)
+    assert (est.target_graph_, est.n_neighbors_) == ("off", None)
+    rng = np.random.default_rng(0)
+    images = rng.random((40, 1, 8, 8)).astype(np.float32)
+    y = np.arange(40) % 4
+    G = SimilarityNetwork(classes_per_batch=4, embedding_dim=8, hidden_dim=16, epochs=1)
+    est = CCN(4, similarity=G, embedding_dim=8, epochs=1, random_state=0).fit(images, y, images)
+    assert (est.target_graph_, est.n_neighbors_) == ("off", None)
+    with pytest.raises(ValueError, match="target_graph"):
+        CCN(5, target_graph="knn", **FAST).fit(Xs, ys, Xt)
+    with pytest.raises(ValueError, match="n_neighbors"):
+        CCN(5, n_neighbors=0, **FAST).fit(Xs, ys, Xt)

@@ -19,6 +19,7 @@ from skhda.nn.graph import (
     link_matrix,
     merge_clusters,
     pivot_subgraphs,
+    spectral_cut,
 )
 
 
@@ -215,6 +216,52 @@ def test_xdc_n_clusters_cuts_to_exactly_k(blobs, fitted):
         est.set_params(n_clusters=k)
         assert len(np.unique(est.predict(Xt))) == k
     est.set_params(n_clusters=None)
+
+
+def test_xdc_cut_merge_keeps_the_agglomeration(blobs, fitted):
+    Xs, ys, Xt, yt = blobs
+    est = fitted
+    try:
+        est.set_params(n_clusters=5, cut="merge")
+        merged = est.predict(Xt)
+        est.set_params(cut="spectral")
+        cut = est.predict(Xt)
+    finally:
+        est.set_params(n_clusters=None, cut="spectral")
+    assert len(np.unique(merged)) == len(np.unique(cut)) == 5
+    assert pairwise_f1_score(yt, cut) > 0.8
+
+
+def test_spectral_cut_separates_weakly_linked_blocks():
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(3), 10)
+    dense = np.where(y[:, None] == y[None, :], 0.9, 0.02) * (rng.random((30, 30)) < 0.6)
+    W = sp.csr_matrix(np.triu(dense, 1) + np.triu(dense, 1).T)
+    labels = spectral_cut(W, 3)
+    assert pairwise_f1_score(y, labels) == 1.0
+    assert spectral_cut(W, 1).tolist() == [0] * 30
+    assert spectral_cut(W, 40).tolist() == list(range(30))
+
+
+def test_xdc_graph_features_rule(blobs, fitted):
+    """``graph_features="auto"``: the input rows for same-feature vectors, else the embedding."""
+    Xs, ys, Xt, yt = blobs
+    assert fitted.graph_features_ == "input"
+    assert fitted.gcn_net_.module_.gcn.norm.num_features == Xs.shape[1] + 1   # + similarity
+    quick = {**FAST, "epochs": 1, "gcn_epochs": 1}
+    est = XDC(**{**quick, "graph_features": "embedding"}).fit(Xs[::3], ys[::3], Xt[::3])
+    assert est.graph_features_ == "embedding"
+    enc = torch.nn.Sequential(torch.nn.Linear(Xs.shape[1], 16))
+    est = XDC(**{**quick, "encoder": enc}).fit(Xs[::3], ys[::3], Xt[::3])
+    assert est.graph_features_ == "embedding"   # a user encoder: its features
+    images = np.random.default_rng(0).random((60, 1, 8, 8)).astype(np.float32)
+    y = np.arange(60) % 3
+    est = XDC(**{**quick, "k1": 5}).fit(images, y, images)
+    assert est.graph_features_ == "embedding"
+    with pytest.raises(ValueError, match="graph_features"):
+        XDC(**{**quick, "graph_features": "input"}).fit(images, y, images)
+    with pytest.raises(ValueError, match="graph_features"):   # other target features
+        XDC(**{**quick, "graph_features": "input"}).fit(Xs, ys, Xt[:, :10].copy())
 
 
 def test_xdc_link_graph_is_sparse(blobs, fitted):
