@@ -23,7 +23,9 @@ Beyond the paper (switchable, documented): ``similarity_bn="target"``
 re-estimates G's BatchNorm statistics on the target rows before use (AdaBN;
 the reference code gets a similar effect by running G in train mode), and
 ``augment`` applies a light random affine jitter to image rows while G
-trains.
+trains, and on feature vectors CCN's ``target_graph="auto"`` lets the
+target's own shared-nearest-neighbour graph label the pairs it is sure of
+(G labels the rest).
 """
 
 from __future__ import annotations
@@ -604,7 +606,7 @@ class CCN(_CCNBase):
     target_graph : {"auto", "snn", "off"}, default="auto"
         Pair labels from the target's own neighbourhood graph, combined with
         G's (ours). "snn": each target row's ``n_neighbors`` nearest target
-        rows (cosine, itself included) are listed; a batch pair whose lists
+        rows (Euclidean, itself included) are listed; a batch pair whose lists
         share more than 10 % of their entries is labelled similar, a pair
         sharing none dissimilar, and G labels the pairs in between. "off":
         G labels every pair (the paper). "auto": "snn" when the rows are
@@ -704,7 +706,8 @@ class CCN(_CCNBase):
         k = self.n_neighbors
         k = max(5, round(4 / 3 * math.sqrt(n))) if k == "auto" else int(k)
         self.n_neighbors_ = min(k, n - 1)
-        return torch.as_tensor(knn_indices(data.X_target.reshape(n, -1), self.n_neighbors_))
+        return torch.as_tensor(knn_indices(data.X_target.reshape(n, -1), self.n_neighbors_,
+                                           metric="euclidean"))
 
     def _fit_deep(self, data):
         k = self._n_clusters(data)

@@ -12,6 +12,7 @@ unknown. The algorithm (skhda's choices marked *ours*)::
          (lambda_adversarial = 0: the IPS baseline of Wang et al.)
     # stage 2: the linkage GCN on source subgraphs         (eq. 3)
     Z_s  = normalise(f(X_s)); kNN graph of Z_s
+         (graph_features="auto": normalise(X_s) itself for same-feature vectors; ours)
     for each source pivot p: instance-pivot subgraph (1-hop k1, 2-hop k2, u links
          per node, node features z_q - z_p, row-normalised A)
     G_p  = 4 x GraphConv ReLU([X || A X] W + b) -> edge head on the 1-hop nodes
@@ -21,7 +22,7 @@ unknown. The algorithm (skhda's choices marked *ours*)::
     components of links > link_threshold; components > max_cluster_size re-split
          with the threshold raised (t <- t + (1 - t) * threshold_step)   (the paper)
     linkage="merge": components agglomerated by mean link probability    (ours)
-    n_clusters=K (optional): cut to exactly K clusters
+    n_clusters=K (optional): spectral clustering of the link graph into K clusters (ours)
 
 The paper trains the encoder with the GCN loss too (eq. 2); skhda trains the
 two in sequence (the encoder with source cross-entropy and the domain term,
@@ -158,8 +159,8 @@ class XDC(BaseDeepDA):
         How an int ``n_clusters`` is reached. "spectral": spectral clustering
         of the GCN's link graph (:func:`skhda.nn.graph.spectral_cut`; ours);
         "merge": the linkage's clusters agglomerated until ``n_clusters``
-        remain (:func:`skhda.nn.graph.merge_clusters`, the skhda <= 0.x
-        behaviour).
+        remain (:func:`skhda.nn.graph.merge_clusters`; the only cut before
+        this parameter existed).
     lambda_adversarial : float, default=0.1
         Weight of the domain-adversarial term; 0 drops the discriminator
         (the IPS baseline of Wang et al. from the same code).
@@ -243,7 +244,11 @@ class XDC(BaseDeepDA):
     USPS -> MNIST run in which the paper's 1.0 collapsed the target
     features. ``max_cluster_size`` depends on the number of classes (a
     fraction of 0.3 suits ~5-10 classes, not 100+); see
-    ``doc/benchmarks/xdc.md``.
+    ``doc/benchmarks/xdc.md``. ``graph_features="auto"`` and
+    ``cut="spectral"`` were chosen on sklearn digits class splits other
+    than the demo's (``doc/benchmarks/defaults_ccn_xdc.md``); the image
+    benchmarks in ``xdc.md`` use the embedding, as "auto" does for images,
+    and their "cut to the true K" rows the older ``cut="merge"``.
 
     **Cost.** kNN search by :class:`~sklearn.neighbors.NearestNeighbors` in
     blocks; subgraphs and GCN inference in batches of ``gcn_batch_size``

@@ -50,10 +50,10 @@ __all__ = [
 
 
 # ------------------------------------------------------------------ kNN
-def knn_indices(Z, k, batch_size=2048):
+def knn_indices(Z, k, batch_size=2048, metric="cosine"):
     """Indices of each row's ``k`` nearest rows by cosine similarity, itself first.
 
-    Rows are L2-normalised and searched with
+    Rows are L2-normalised (``metric="cosine"``) and searched with
     :class:`~sklearn.neighbors.NearestNeighbors` in blocks of ``batch_size``
     queries (memory ``O(batch_size * N)`` at most, never ``N x N``).
 
@@ -63,6 +63,8 @@ def knn_indices(Z, k, batch_size=2048):
     k : int
         Neighbours per row besides itself (clipped to ``n - 1``).
     batch_size : int, default=2048
+    metric : {"cosine", "euclidean"}, default="cosine"
+        "euclidean": the rows as given, no normalisation.
 
     Returns
     -------
@@ -78,7 +80,10 @@ def knn_indices(Z, k, batch_size=2048):
     Z = np.asarray(Z, dtype=np.float32).reshape(len(Z), -1)
     n = len(Z)
     k = int(min(k, n - 1))
-    Z = Z / np.maximum(np.linalg.norm(Z, axis=1, keepdims=True), 1e-12)
+    if metric == "cosine":
+        Z = Z / np.maximum(np.linalg.norm(Z, axis=1, keepdims=True), 1e-12)
+    elif metric != "euclidean":
+        raise ValueError(f"metric must be 'cosine' or 'euclidean', got {metric!r}.")
     if k == 0:
         return np.arange(n, dtype=np.int64)[:, None]
     nn_ = NearestNeighbors(n_neighbors=k + 1).fit(Z)
