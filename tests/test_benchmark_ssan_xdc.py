@@ -1,4 +1,4 @@
-"""The SSAN, XDC and training-overhead benchmark tasks: declarations and their evaluates."""
+"""The SSAN, XDC, training-overhead and memory benchmark tasks: declarations and evaluates."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from skhda.benchmark import TASKS, FitContext, TransferData, run_task
-from skhda.benchmark.tasks import overhead, ssan, xdc
+from skhda.benchmark.tasks import memory, overhead, ssan, xdc
 from skhda.datasets import BENCHMARK_FILES, load_digits_transfer, make_domain_shift_blobs
 
-MINE = [t.name for module in (ssan, xdc, overhead) for t in module.TASKS]
+MINE = [t.name for module in (ssan, xdc, overhead, memory) for t in module.TASKS]
 
 
 @pytest.mark.parametrize("name", MINE)
@@ -97,3 +97,11 @@ def test_training_overhead_task_times_both_configurations():
         m = r["metrics"]
         assert m["hand_s"] > 0 and m["core_s"] > 0 and m["ratio"] == m["core_s"] / m["hand_s"]
     assert "plain_ratio" in records[0]["metrics"] and "plain_ratio" not in records[1]["metrics"]
+
+
+def test_memory_task_measures_fit_and_predict_in_a_subprocess():
+    task = dataclasses.replace(TASKS["memory"], conditions=("200",))
+    (r,) = run_task(task, methods=["deep baselines: SourceTargetClustering()"], progress=False)
+    m = r["metrics"]
+    assert m["fit_peak_mb"] >= 0 and m["predict_peak_mb"] >= 0 and m["fit_seconds"] > 0
+    assert r["fit_s"] == round(m["fit_seconds"], 3)
