@@ -152,6 +152,11 @@ def main(argv=None):
         except FileNotFoundError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
+        except KeyboardInterrupt:
+            done = len(load_results(out / f"{task.name}.jsonl", task.name))
+            print(f"\ninterrupted: {done} fits of {task.name} are in {out / task.name}.jsonl; "
+                  "run the same command again to resume.", file=sys.stderr)
+            return 130
     text = describe(task, records) + "\n\n" + results_table(task, records) + "\n"
     print(text)
     out.mkdir(parents=True, exist_ok=True)
