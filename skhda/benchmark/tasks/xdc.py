@@ -20,6 +20,7 @@ their own time (``predict_s`` for the linkage re-runs).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -71,7 +72,7 @@ class FromFit:
 
     fit: str
     xdc: XDC
-    read: object
+    read: Callable
 
     def get_params(self, deep=True):
         return self.xdc.get_params(deep)
@@ -113,7 +114,6 @@ class CCNClusters:
     """CCN (K = 100, MCL) with its similarity network: the clusters of its target rows."""
 
     def __init__(self, seed, epochs=15):
-        self.seed, self.epochs = seed, epochs
         self.ccn = CCN(100, loss="mcl", similarity=SimilarityNetwork(20, 5, epochs=epochs,
                                                                       random_state=seed),
                        epochs=epochs, random_state=seed)
@@ -123,13 +123,13 @@ class CCNClusters:
 
 
 def _rows(extra=()):
-    """The rows of a real-data task: (name, spec builder)."""
+    """The rows of a real-data task (``extra``: rows inserted before CCN's)."""
     fits = {"XDC": lambda c: _xdc(c), "IPS": lambda c: _xdc(c, {"lambda_adversarial": 0.0}),
             "XDC lambda 1.0": lambda c: _xdc(c, {"lambda_adversarial": 1.0}),
             "XDC defaults": lambda c: _xdc(c, pinned=False)}
 
-    def row(name, fit, read, paper=None):
-        return Method(name, lambda c: FromFit(fit, fits[fit](c), read(c.seed)), paper or {})
+    def row(name, fit, read):
+        return Method(name, lambda c: FromFit(fit, fits[fit](c), read(c.seed)))
 
     def fixed(read):
         return lambda seed: read
