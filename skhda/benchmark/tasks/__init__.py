@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from . import ckm, digits, tdcm
+from . import ccn, ckm, digits, tdcm
 
-TASKS = {t.name: t for module in (digits, ckm, tdcm) for t in module.TASKS}
+TASKS = {t.name: t for module in (digits, ckm, tdcm, ccn) for t in module.TASKS}
 
 __all__ = ["TASKS"]
