@@ -151,12 +151,14 @@ _DIGIT_NOTES = (
 
 TASKS = [
     Task(name="ccn-usps-mnist", title="CCN+ / CCN++: USPS (source) -> MNIST test, 16 x 16, "
-         "10 digits", cpu_time="about 1 h per seed (CCN+ 682 s incl. G; H100: 4 min)",
+         "10 digits",
+         cpu_time="about 30 min per seed for the four paper rows (CCN+ 682 s incl. G; "
+                  "H100: 4 min), 1 h with the contrastive rows",
          load=lambda data_dir, _: _load_digits(data_dir), methods=_digit_rows(15, 30),
          notes=_DIGIT_NOTES, **_DIGITS),
     Task(name="ccn-mnist-usps-proxy",
          title="CCN+ / CCN++, proxy task for the settings: MNIST test -> USPS, 16 x 16",
-         cpu_time="about 1.5 h per seed (CCN+ 749 s incl. G)",
+         cpu_time="about 1 h per seed (CCN+ 749 s incl. G)",
          load=lambda data_dir, _: _load_digits(data_dir, reverse=True),
          methods=_digit_rows(15, 30, weights=(1.0, 0.3, 0.1)),
          notes=_DIGIT_NOTES + " The task lambda_adversarial was chosen on (labels we may use).",
@@ -324,7 +326,8 @@ _OMNI_NOTES = (
 TASKS += [
     _omniglot_task("ccn-omniglot", "CCN cross-task clustering: Omniglot background-small, G "
                    "on alphabets 0-3, alphabets 4-7 clustered", 4, (4, 5, 6, 7),
-                   "about 35 min per seed for the MCL rows and baselines (H100: 2 min)",
+                   "about 35 min per seed for the main table's rows (measured with the "
+                   "contrastive CCN rows; H100: 2 min), all rows a few times that",
                    _OMNI_NOTES),
     _omniglot_task("ccn-omniglot-proxy", "CCN cross-task clustering, proxy split for the "
                    "settings: G on alphabets 0-1, alphabets 2-3 clustered", 2, (2, 3),
