@@ -139,3 +139,32 @@ def test_cli_bad_arguments_are_named(args, message, tmp_path, capsys):
     with pytest.raises(SystemExit):
         skhda_main(["benchmark", *args, "--out", str(tmp_path)])
     assert message in capsys.readouterr().err
+
+
+def test_cli_plot_draws_one_bar_per_row_and_the_paper_markers(tmp_path):
+    pytest.importorskip("matplotlib")
+    from skhda.benchmark._core import results_for_plot
+
+    path = tmp_path / "r.jsonl"
+    records = run_task(_task(), results=path, progress=False)
+    values, paper = results_for_plot(_task(), records)
+    assert list(values) == ["k-means", "k-means, 1 init"] and paper == {"k-means": 0.9}
+    assert all(len(v) == 2 for v in values.values())        # group d0: two seeds
+    from skhda.benchmark._cli import save_plot
+
+    save_plot(_task(), records, tmp_path / "chart.png")
+    assert (tmp_path / "chart.png").stat().st_size > 1000
+
+
+def test_reproducing_page_lists_every_task_with_its_command(tmp_path):
+    from pathlib import Path
+
+    from skhda.benchmark._cli import write_page
+
+    write_page(tmp_path / "page.md", tmp_path)
+    page = (tmp_path / "page.md").read_text()
+    for name in TASKS:
+        assert f"## `{name}`" in page and f"python -m skhda benchmark {name}" in page
+    committed = Path(__file__).resolve().parents[1] / "doc" / "reproducing.md"
+    assert all(f"## `{name}`" in committed.read_text() for name in TASKS), \
+        "doc/reproducing.md is stale: python -m skhda benchmark --page doc/reproducing.md"

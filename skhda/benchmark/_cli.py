@@ -34,6 +34,44 @@ def list_tasks(out=None):
               f"CPU: {t.cpu_time}\n", file=out or sys.stdout)
 
 
+PAGE_HEAD = """# Reproducing the papers
+
+Every table of the benchmark pages comes from one command,
+`python -m skhda benchmark TASK`, over the task registry of
+`skhda.benchmark.tasks`. Put the data files in one folder and point
+`--data-dir` (or `$SKHDA_DATA_DIR`) at it; nothing is downloaded, and a
+missing file is named with what it holds and how to build it. Each run
+appends one JSON line per fit to `skhda-benchmarks/TASK.jsonl`, so an
+interrupted run resumes where it stopped; `--from-results FILE` rebuilds a
+table without fitting. `--set PARAM=VALUE` changes a parameter of every deep
+row (the row names then carry it), `--device cuda` runs on a GPU.
+
+The tables below are rebuilt from the result files committed in
+`benchmarks/results/` (`python -m skhda benchmark --page doc/reproducing.md`);
+a task without a table there has not been run through the registry yet (its
+figures are on its benchmark page). Fit times are seconds per fit on the
+device shown, often under load; the benchmark pages say where each ran.
+"""
+
+
+def write_page(path, results_dir):
+    """The "reproducing the papers" page: every task, its command, its latest table."""
+    parts = [PAGE_HEAD]
+    for t in TASKS.values():
+        files = ", ".join(f"`{f}`" for f in t.files) or "none (embedded or generated data)"
+        parts += [f"## `{t.name}`", "", f"{t.title}.", "",
+                  f"- Paper: {t.paper}.", f"- Setting: {t.setting}.", f"- Data: {files}.",
+                  f"- Seeds: {t.seeds}; expected CPU time: {t.cpu_time}.", "",
+                  f"```\npython -m skhda benchmark {t.name}"
+                  + (" --data-dir DIR" if t.files else "") + "\n```", ""]
+        records = load_results(Path(results_dir) / f"{t.name}.jsonl", t.name)
+        if records:
+            parts += [results_table(t, records), ""]
+            if t.notes:
+                parts += [t.notes, ""]
+    Path(path).write_text("\n".join(parts))
+
+
 def _select(task, wanted, parser):
     """Row names from ``--methods``: exact names, else case-insensitive substrings."""
     names = [m.name for m in task.methods]
@@ -68,9 +106,20 @@ def main(argv=None):
                         help="rebuild the table from these result files without fitting")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--plot", default=None, metavar="FILE",
+                        help="also save a chart of the first metric, ours vs the paper "
+                             "(needs matplotlib: pip install 'skhda[plots]')")
+    parser.add_argument("--page", default=None, metavar="FILE",
+                        help="write the reproducing-the-papers page (every task with its "
+                             "command and the table of --results-dir) and exit")
+    parser.add_argument("--results-dir", default="benchmarks/results",
+                        help="result files of --page (default: %(default)s)")
     args = parser.parse_args(argv)
     if args.list:
         list_tasks()
+        return 0
+    if args.page:
+        write_page(args.page, args.results_dir)
         return 0
     if args.task is None:
         parser.error("name a task (see --list)")
@@ -103,11 +152,35 @@ def main(argv=None):
         except FileNotFoundError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
+        except KeyboardInterrupt:
+            done = len(load_results(out / f"{task.name}.jsonl", task.name))
+            print(f"\ninterrupted: {done} fits of {task.name} are in {out / task.name}.jsonl; "
+                  "run the same command again to resume.", file=sys.stderr)
+            return 130
     text = describe(task, records) + "\n\n" + results_table(task, records) + "\n"
     print(text)
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{task.name}.md").write_text(text)
+    if args.plot:
+        save_plot(task, records, args.plot)
     return 0
+
+
+def save_plot(task, records, path):
+    """A bar chart of the task's first metric with the paper's figures (Agg backend)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from ..plotting import plot_benchmark
+    from ._core import METRIC_NAMES, results_for_plot
+
+    values, paper = results_for_plot(task, records)
+    ax = plot_benchmark(values, paper, metric=METRIC_NAMES.get(task.metrics[0],
+                                                                task.metrics[0]))
+    ax.set_title(task.title, fontsize=9)
+    ax.figure.set_size_inches(max(6, 0.6 * len(values)), 4.5)
+    ax.figure.tight_layout()
+    ax.figure.savefig(path, dpi=100)
 
 
 def _check_settings_apply(task, methods, settings, parser):

@@ -320,6 +320,7 @@ def run_task(task, data_dir=None, seeds=None, methods=None, settings=None, resul
             scores = evaluate(m, ctx, settings)
             rec = {"task": task.name, "method": m.name, "condition": c, "seed": s,
                    "settings": settings if m.deep else {},
+                   "device": _device_used(m, settings),
                    "metrics": {k: v for k, v in scores.items() if k != "fit_s"},
                    "fit_s": round(float(scores.get("fit_s", 0.0)) + ctx.shared_s, 3),
                    "shared_s": round(ctx.shared_s, 3), "skhda": __version__,
@@ -349,6 +350,20 @@ def row_name(r):
     return r["method"] + extra
 
 
+def _device(record):
+    return record.get("device") or record.get("settings", {}).get("device") or "cpu"
+
+
+def _device_used(method, settings):
+    if not method.deep:
+        return "cpu"
+    device = settings.get("device", "auto")
+    if device == "auto":
+        import torch
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
 def results_table(task, records):
     """A markdown table of ``records``: mean ± std over seeds (and pooled conditions).
 
@@ -360,9 +375,9 @@ def results_table(task, records):
     order = {m.name: i for i, m in enumerate(task.methods)}
     records = [r for r in records if r["method"] in order]
     groups = list(dict.fromkeys(task.group_of(c) for c in task.conditions))
-    by_row = {}
+    by_row = {}          # one row per method, settings and device
     for r in sorted(records, key=lambda r: (order[r["method"]], row_name(r))):
-        by_row.setdefault(row_name(r), []).append(r)
+        by_row.setdefault((row_name(r), _device(r)), []).append(r)
     cols, head = [], []
     for g in groups:
         for metric in task.metrics:
@@ -375,7 +390,7 @@ def results_table(task, records):
                 head.append(f"{label} ({task.paper_column})")
     lines = ["| method | " + " | ".join(head) + " | seeds | fit time (s) | device |",
              "|---|" + "---|" * (len(head) + 3)]
-    for name, rs in by_row.items():
+    for (name, device), rs in by_row.items():
         method = task.method(rs[0]["method"])
         cells = []
         for g, metric, paper in cols:
@@ -384,14 +399,36 @@ def results_table(task, records):
                 cells.append("" if v is None else f"{v:.3f}")
                 continue
             vals = [r["metrics"][metric] for r in rs
-                    if task.group_of(r.get("condition", "")) == g and metric in r["metrics"]]
+                    if task.group_of(r.get("condition", "")) == g
+                    and r["metrics"].get(metric) is not None]
             cells.append(_cell(vals) if vals else "")
         seeds = sorted({r["seed"] for r in rs})
         fit = np.mean([r["fit_s"] for r in rs])
-        device = rs[0].get("settings", {}).get("device", "default")
         lines.append(f"| {name} | " + " | ".join(cells)
                      + f" | {len(seeds)} | {fit:.1f} | {device} |")
     return "\n".join(lines)
+
+
+def results_for_plot(task, records, metric=None, group=None):
+    """``({row: [value per fit]}, {row: paper figure})`` of one metric and column group.
+
+    The input of :func:`skhda.plotting.plot_benchmark`; defaults: the task's
+    first metric and first group.
+    """
+    metric = metric or task.metrics[0]
+    group = task.group_of(task.conditions[0]) if group is None else group
+    order = {m.name: i for i, m in enumerate(task.methods)}
+    values, paper = {}, {}
+    for r in sorted(records, key=lambda r: (order.get(r["method"], len(order)), row_name(r))):
+        v = r["metrics"].get(metric)
+        if r["method"] not in order or v is None or task.group_of(r["condition"]) != group:
+            continue
+        name = row_name(r) + ("" if _device(r) == "cpu" else f" ({_device(r)})")
+        values.setdefault(name, []).append(v)
+        figure = task.method(r["method"]).paper_figure(group, metric)
+        if figure is not None:
+            paper[name] = figure
+    return values, paper
 
 
 def describe(task, records=()):

@@ -77,7 +77,7 @@ def _digit_rows(paper_nmi):
 
 
 def _tdcm_blobs(k, seed, **extra):
-    return TDCM(k, hidden_dims=(32,), embedding_dim=max(10, k), epochs=50, n_init=3,
+    return TDCM(k, hidden_dims=(32,), embedding_dim=max(10, k), epochs=30, n_init=3,
                 device="cpu", random_state=seed, **extra)
 
 
@@ -138,7 +138,7 @@ TASKS = [
          load=lambda data_dir, _: _digits(data_dir, "usps-split"), methods=_digit_rows(0.911),
          metrics=("nmi", "acc", "source_nmi"), seeds=3),
     Task(name="tdcm-synthetic",
-         title="TDCM: synthetic shifted blobs, 1000 source and 1000 target rows, "
+         title="TDCM (30 epochs): synthetic shifted blobs, 1000 source and 1000 target rows, "
                f"{N_DATASETS} datasets per K",
          cpu_time="about 1 h (3 seeds)", methods=_blob_rows(), conditions=_conditions(KS),
          notes="Each cell pools the generator's datasets 0-9 and the seeds. The compact DEC "
