@@ -25,13 +25,14 @@ and written to OUT/TASK.md.
 
 
 def list_tasks(out=None):
-    """Print every task: name, paper, setting, files and expected CPU time."""
+    """Print every task: name, paper, setting, files and expected CPU time (default: stdout)."""
+    out = out or sys.stdout     # looked up per call: a default bound at import misses redirection
     width = max(map(len, TASKS))
     for t in TASKS.values():
         files = ", ".join(t.files) or "none (embedded data)"
         print(f"{t.name:{width}s}  {t.title}\n{'':{width}s}  paper: {t.paper}; setting: "
               f"{t.setting}\n{'':{width}s}  data: {files}; seeds: {t.seeds}; "
-              f"CPU: {t.cpu_time}\n", file=out or sys.stdout)
+              f"CPU: {t.cpu_time}\n", file=out)
 
 
 PAGE_HEAD = """# Reproducing the papers
