@@ -18,6 +18,7 @@ from skhda_docs import API_NOTES  # noqa: E402
 
 project = "skhda"
 author = "skhda developers"
+copyright = "skhda developers"
 extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
@@ -80,5 +81,5 @@ sphinx_gallery_conf = {
 }
 
 html_theme = "alabaster"
-html_theme_options = {"page_width": "1100px", "sidebar_width": "230px"}
-html_static_path = []
+html_theme_options = {"page_width": "1200px", "sidebar_width": "230px"}
+html_static_path = ["_static"]

@@ -40,8 +40,10 @@ def make(name, seed):
 # -------------------------
 results = {}
 for name in ["k-means", "source features", "CKM"]:
-    results[name] = [cluster_accuracy(yt, make(name, seed).fit_predict(Xs, ys, Xt))
-                     for seed in range(3)]
+    results[name] = [
+        cluster_accuracy(yt, make(name, seed).fit_predict(Xs, ys, Xt))
+        for seed in range(3)
+    ]
     print(f"{name:16s} ACC " + " / ".join(f"{a:.3f}" for a in results[name]))
 
 # %%

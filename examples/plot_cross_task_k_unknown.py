@@ -20,9 +20,13 @@ from sklearn.cluster import KMeans
 
 from skhda import CCN, SimilarityNetwork
 from skhda.datasets import load_digits_transfer
-from skhda.metrics import cluster_accuracy, normalized_mutual_info_score, pair_precision_recall
+from skhda.metrics import (
+    cluster_accuracy,
+    normalized_mutual_info_score,
+    pair_precision_recall,
+)
 
-Xs, ys, Xt, yt = load_digits_transfer(as_images=True)   # (n, 8, 8): a small conv net
+Xs, ys, Xt, yt = load_digits_transfer(as_images=True)  # (n, 8, 8): a small conv net
 Xs, Xt = Xs / 16.0, Xt / 16.0
 
 # %%
@@ -30,11 +34,14 @@ Xs, Xt = Xs / 16.0, Xt / 16.0
 # -----------------------------------------------------
 # Five source classes are few to learn "same digit" from, so G is weak on
 # the unseen digits: check it on the target pairs (labels used to score only).
-G = SimilarityNetwork(classes_per_batch=5, samples_per_class=10, epochs=10,
-                      random_state=0).fit(Xs, ys)
+G = SimilarityNetwork(
+    classes_per_batch=5, samples_per_class=10, epochs=10, random_state=0
+).fit(Xs, ys)
 pairs = pair_precision_recall(yt[:300], G.similarity_matrix(Xt[:300]))
-print(f"G on target pairs: similar precision {pairs['similar_precision']:.2f}, "
-      f"recall {pairs['similar_recall']:.2f}")
+print(
+    f"G on target pairs: similar precision {pairs['similar_precision']:.2f}, "
+    f"recall {pairs['similar_recall']:.2f}"
+)
 
 # %%
 # Cluster with an upper bound of 20 clusters
@@ -42,12 +49,22 @@ print(f"G on target pairs: similar precision {pairs['similar_precision']:.2f}, "
 # ``loss="mcl"`` is the more robust of CCN's two objectives. Where G is
 # weak, ``lambda_contrastive=1`` (ours, images only) adds a contrastive term
 # on two random views of each target image. Few epochs keep the example fast.
-ccn = CCN(n_clusters=20, loss="mcl", similarity=G, lambda_contrastive=1.0, epochs=10,
-          random_state=0)
+ccn = CCN(
+    n_clusters=20,
+    loss="mcl",
+    similarity=G,
+    lambda_contrastive=1.0,
+    epochs=10,
+    random_state=0,
+)
 labels = ccn.fit_predict(Xs, ys, Xt)
-print(f"clusters found: {ccn.n_clusters_found_} (true number: {len(np.unique(yt))})")
-print(f"CCN, K unknown        ACC {cluster_accuracy(yt, labels):.3f}  "
-      f"NMI {normalized_mutual_info_score(yt, labels):.3f}")
+print(
+    f"clusters found: {ccn.n_clusters_found_} (true number: {len(np.unique(yt))})"
+)
+print(
+    f"CCN, K unknown        ACC {cluster_accuracy(yt, labels):.3f}  "
+    f"NMI {normalized_mutual_info_score(yt, labels):.3f}"
+)
 
 # %%
 # For reference, k-means *given* the true K on the target pixels. On these

@@ -25,7 +25,9 @@ from skhda.datasets import load_digits_transfer
 from skhda.pipeline import make_da_pipeline
 
 Xs, ys, Xt, yt = load_digits_transfer("shared")
-print("source", Xs.shape, "| target", Xt.shape, "| classes", sorted(set(ys.tolist())))
+print(
+    "source", Xs.shape, "| target", Xt.shape, "| classes", sorted(set(ys.tolist()))
+)
 
 
 def scale_16(X):
@@ -34,13 +36,17 @@ def scale_16(X):
 
 pipelines = {
     "pixels / 16, SourceOnly": make_da_pipeline(
-        FunctionTransformer(scale_16), SourceOnly(epochs=20, random_state=0)),
+        FunctionTransformer(scale_16), SourceOnly(epochs=20, random_state=0)
+    ),
     "scaler on both, SourceOnly": make_da_pipeline(
-        StandardScaler(), SourceOnly(epochs=20, random_state=0)),
+        StandardScaler(), SourceOnly(epochs=20, random_state=0)
+    ),
     "scaler per domain, SourceOnly": make_da_pipeline(
-        StandardScaler(), SourceOnly(epochs=20, random_state=0), per_domain=True),
+        StandardScaler(), SourceOnly(epochs=20, random_state=0), per_domain=True
+    ),
     "scaler on both, CCN+": make_da_pipeline(
-        StandardScaler(), CCNPlus(epochs=10, random_state=0)),
+        StandardScaler(), CCNPlus(epochs=10, random_state=0)
+    ),
 }
 
 # %%
@@ -62,9 +68,15 @@ for name, pipe in pipelines.items():
 # fitted scaler serves both domains; with ``per_domain=True`` each has its
 # own. Here the shared scaler does as well, and CCN+ gains most.
 pipe = pipelines["scaler per domain, SourceOnly"]
-source_scaler, target_scaler = (pipe.domain_steps_[d][0] for d in ("source", "target"))
-print("per-domain target mean of pixel 36:", round(float(target_scaler.mean_[36]), 2),
-      "| source:", round(float(source_scaler.mean_[36]), 2))
+source_scaler, target_scaler = (
+    pipe.domain_steps_[d][0] for d in ("source", "target")
+)
+print(
+    "per-domain target mean of pixel 36:",
+    round(float(target_scaler.mean_[36]), 2),
+    "| source:",
+    round(float(source_scaler.mean_[36]), 2),
+)
 
 fig, ax = plt.subplots(figsize=(6, 2.8))
 ax.barh(list(scores), list(scores.values()))

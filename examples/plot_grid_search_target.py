@@ -32,8 +32,9 @@ from skhda.pipeline import make_da_pipeline
 Xs, ys, Xt, yt = load_digits_transfer()
 Xs, Xt = Xs / 16.0, Xt / 16.0
 rng = np.random.default_rng(0)
-val = np.concatenate([rng.choice(np.flatnonzero(yt == c), 5, replace=False)
-                      for c in np.unique(yt)])
+val = np.concatenate(
+    [rng.choice(np.flatnonzero(yt == c), 5, replace=False) for c in np.unique(yt)]
+)
 test = np.setdiff1d(np.arange(len(yt)), val)
 scorer = make_target_scorer(Xt[val], yt[val], metric="cluster_accuracy")
 
@@ -44,11 +45,15 @@ scorer = make_target_scorer(Xt[val], yt[val], metric="cluster_accuracy")
 # :func:`~skhda.pipeline.make_da_pipeline` (fitted on both domains), exactly
 # as in a scikit-learn pipeline.
 pipe = make_da_pipeline(PCA(random_state=0), TargetClustering(random_state=0))
-search = GridSearchCV(pipe, {"pca__n_components": [5, 10, 20, 40]}, cv=2, scoring=scorer)
+search = GridSearchCV(
+    pipe, {"pca__n_components": [5, 10, 20, 40]}, cv=2, scoring=scorer
+)
 search.fit(Xs, ys, X_target=Domain(Xt))
 print("chosen:", search.best_params_)
-print("target ACC on the other rows:",
-      round(cluster_accuracy(yt[test], search.predict(Xt[test])), 3))
+print(
+    "target ACC on the other rows:",
+    round(cluster_accuracy(yt[test], search.predict(Xt[test])), 3),
+)
 
 # %%
 # Cross-validation of two estimators
@@ -63,15 +68,23 @@ candidates = {
 }
 cv_scores = {}
 for name, est in candidates.items():
-    res = cross_validate(est, Xs, ys, cv=3, scoring=scorer, params={"X_target": Domain(Xt)})
+    res = cross_validate(
+        est, Xs, ys, cv=3, scoring=scorer, params={"X_target": Domain(Xt)}
+    )
     cv_scores[name] = res["test_score"]
-    print(f"{name:18s} validation ACC {res['test_score'].mean():.3f} "
-          f"+- {res['test_score'].std():.3f} (3 folds)")
+    print(
+        f"{name:18s} validation ACC {res['test_score'].mean():.3f} "
+        f"+- {res['test_score'].std():.3f} (3 folds)"
+    )
 
 fig, ax = plt.subplots(figsize=(6, 2.5))
 names = list(cv_scores)
-ax.barh(names, [cv_scores[n].mean() for n in names],
-        xerr=[cv_scores[n].std() for n in names], capsize=4)
+ax.barh(
+    names,
+    [cv_scores[n].mean() for n in names],
+    xerr=[cv_scores[n].std() for n in names],
+    capsize=4,
+)
 ax.set_xlim(0.5, 1.0)
 ax.set_xlabel("target validation accuracy (mean +- std over 3 source folds)")
 fig.tight_layout()

@@ -33,14 +33,16 @@ print("source features:", Xs.shape[1], "| target features:", Xt.shape[1])
 # ``y_target`` has one entry per target row: the class for the labelled
 # rows, ``-1`` for the others.
 rng = np.random.default_rng(0)
-shots = np.concatenate([rng.choice(np.flatnonzero(yt == c), 3, replace=False)
-                        for c in np.unique(yt)])
+shots = np.concatenate(
+    [rng.choice(np.flatnonzero(yt == c), 3, replace=False) for c in np.unique(yt)]
+)
 y_target = np.full(len(yt), -1)
 y_target[shots] = yt[shots]
 test = np.setdiff1d(np.arange(len(yt)), shots)
 
 svm = SVC().fit(Xt[shots], yt[shots])
-print(f"SVMt (30 target labels only)  ACC {accuracy_score(yt[test], svm.predict(Xt[test])):.3f}")
+acc_svm = accuracy_score(yt[test], svm.predict(Xt[test]))
+print(f"SVMt (30 target labels only)  ACC {acc_svm:.3f}")
 
 # %%
 # SSAN
@@ -48,7 +50,8 @@ print(f"SVMt (30 target labels only)  ACC {accuracy_score(yt[test], svm.predict(
 # 200 full-batch steps instead of the paper's 3000 (the defaults) keep this
 # fast. Rows are L2-normalised inside the model, so the raw features go in.
 ssan = SSAN(epochs=4, steps_per_epoch=50, random_state=0).fit(Xs, ys, Xt, y_target)
-print(f"SSAN                          ACC {accuracy_score(yt[test], ssan.predict(Xt[test])):.3f}")
+acc_ssan = accuracy_score(yt[test], ssan.predict(Xt[test]))
+print(f"SSAN                          ACC {acc_ssan:.3f}")
 
 # %%
 # The shared space

@@ -37,8 +37,10 @@ print("source", Xs.shape, "classes", sorted(set(ys.tolist())), "| target", Xt.sh
 # in the same interface (it fits on the target rows only).
 kmeans = TargetClustering(KMeans(5, n_init=10, random_state=0))
 km_labels = kmeans.fit_predict(Xs, ys, Xt)
-print(f"k-means on the target  ACC {cluster_accuracy(yt, km_labels):.3f}  "
-      f"NMI {normalized_mutual_info_score(yt, km_labels):.3f}")
+print(
+    f"k-means on the target  ACC {cluster_accuracy(yt, km_labels):.3f}  "
+    f"NMI {normalized_mutual_info_score(yt, km_labels):.3f}"
+)
 
 # %%
 # Adapt with CKM
@@ -49,14 +51,20 @@ print(f"k-means on the target  ACC {cluster_accuracy(yt, km_labels):.3f}  "
 # matches them to the digits (Hungarian matching) before counting.
 ckm = CKM(n_clusters=5, pretrain_epochs=5, epochs=5, random_state=0)
 labels = ckm.fit_predict(Xs, ys, Xt)
-print(f"CKM                    ACC {cluster_accuracy(yt, labels):.3f}  "
-      f"NMI {normalized_mutual_info_score(yt, labels):.3f}")
+print(
+    f"CKM                    ACC {cluster_accuracy(yt, labels):.3f}  "
+    f"NMI {normalized_mutual_info_score(yt, labels):.3f}"
+)
 
 # %%
 # The fitted model is a scikit-learn estimator: ``predict`` labels new target
 # rows, ``transform`` gives the learned embedding (feed it to any clusterer).
-print("embedding of 3 target rows:", ckm.transform(Xt[:3]).shape,
-      "clusters:", ckm.predict(Xt[:3]))
+print(
+    "embedding of 3 target rows:",
+    ckm.transform(Xt[:3]).shape,
+    "clusters:",
+    ckm.predict(Xt[:3]),
+)
 
 # %%
 # Which digits end up together

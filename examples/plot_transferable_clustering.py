@@ -46,8 +46,9 @@ batch_labels = []
 for i, rows in enumerate(batches):
     labels = tdcm.predict(Xt[rows])
     batch_labels.append(labels)
-    print(f"batch {i} ({len(rows)} rows): TDCM ACC {cluster_accuracy(yt[rows], labels):.3f}"
-          f" | source k-means ACC {cluster_accuracy(yt[rows], kmeans.predict(Xt[rows])):.3f}")
+    acc = cluster_accuracy(yt[rows], labels)
+    acc_km = cluster_accuracy(yt[rows], kmeans.predict(Xt[rows]))
+    print(f"batch {i}: TDCM ACC {acc:.3f} | source k-means ACC {acc_km:.3f}")
 
 # %%
 # Source clusters and one target batch

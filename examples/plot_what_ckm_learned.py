@@ -11,7 +11,7 @@ Hungarian matching to the digits (the labels are used for this plot only).
 
 import matplotlib
 
-matplotlib.use("Agg")   # headless; drop this line in a notebook
+matplotlib.use("Agg")  # headless; drop this line in a notebook
 import matplotlib.pyplot as plt  # noqa: E402
 
 from skhda import CKM  # noqa: E402
