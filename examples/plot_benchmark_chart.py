@@ -9,7 +9,7 @@ row as a red marker.
 Left: a small benchmark run here, three seeds of three estimators on the
 embedded digits task (source digits 0-4 labelled, target digits 5-9). Right:
 TDCM on the paper's synthetic protocol, the figures measured in
-``doc/benchmarks/tdcm.md`` (target ACC, mean over 10 data sets x 3 seeds, so
+:doc:`/benchmarks/tdcm` (target ACC, mean over 10 data sets x 3 seeds, so
 drawn without error bars) beside the paper's Table 1.
 """
 
@@ -59,5 +59,6 @@ axes[0].set_ylim(0, 1)
 plot_benchmark(tdcm_measured, paper=tdcm_paper, metric="target ACC", ax=axes[1])
 axes[1].set_title("TDCM, synthetic shifted blobs (recorded)")
 axes[1].set_ylim(0.8, 1.01)
+axes[1].legend(loc="upper left", bbox_to_anchor=(1, 1), fontsize="small")
 fig.tight_layout()
 plt.show()

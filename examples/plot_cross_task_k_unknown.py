@@ -71,7 +71,7 @@ print(
 # easy 8x8 digits it is hard to beat. CCN earns its keep where the pixels do
 # not separate the classes and K is unknown: on Omniglot alphabets with
 # ``n_clusters=100``, CCN reaches ACC 0.661 against k-means' 0.392
-# (``doc/benchmarks/ccn.md``).
+# (:doc:`/benchmarks/ccn`).
 km = KMeans(5, n_init=10, random_state=0).fit_predict(Xt.reshape(len(Xt), -1))
 print(f"k-means, K = 5 given  ACC {cluster_accuracy(yt, km):.3f}")
 

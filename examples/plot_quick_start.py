@@ -46,7 +46,7 @@ print(
 # Adapt with CKM
 # --------------
 # Few epochs keep this example fast; the defaults (15 + 10 epochs) are what
-# ``doc/benchmarks/ckm.md`` measures. ``fit_predict`` returns cluster ids
+# :doc:`/benchmarks/ckm` measures. ``fit_predict`` returns cluster ids
 # ``0..4`` for the target rows; :func:`~skhda.metrics.cluster_accuracy`
 # matches them to the digits (Hungarian matching) before counting.
 ckm = CKM(n_clusters=5, pretrain_epochs=5, epochs=5, random_state=0)
@@ -59,12 +59,8 @@ print(
 # %%
 # The fitted model is a scikit-learn estimator: ``predict`` labels new target
 # rows, ``transform`` gives the learned embedding (feed it to any clusterer).
-print(
-    "embedding of 3 target rows:",
-    ckm.transform(Xt[:3]).shape,
-    "clusters:",
-    ckm.predict(Xt[:3]),
-)
+embedding = ckm.transform(Xt[:3])
+print("embedding of 3 target rows:", embedding.shape, "clusters:", ckm.predict(Xt[:3]))
 
 # %%
 # Which digits end up together
