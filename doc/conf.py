@@ -14,7 +14,7 @@ from urllib.parse import urlparse
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "sphinxext"))
 
-from skhda_docs import API_NOTES  # noqa: E402
+from skhda_docs import API_MEMBERS, API_NOTES  # noqa: E402
 
 project = "skhda"
 author = "skhda developers"
@@ -30,7 +30,7 @@ extensions = [
 templates_path = ["_templates"]
 autosummary_generate = True
 # per-class notes (benchmark figures, gallery examples) for the class template
-autosummary_context = {"api_notes": API_NOTES}
+autosummary_context = {"api_notes": API_NOTES, "api_members": API_MEMBERS}
 numpydoc_show_class_members = False
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 exclude_patterns = ["_build", "auto_examples/*.ipynb", "auto_examples/*.py",

@@ -36,6 +36,16 @@ class ExampleOrder:
         return "ExampleOrder()"
 
 
+# classes whose pages list their public methods (fit, predict, transform...);
+# members inherited from scikit-learn's BaseEstimator are left out
+API_MEMBERS = [
+    f"skhda.{name}" for name in (
+        "CKM", "DECAdapter", "DCNAdapter", "TDCM", "SimilarityNetwork", "CCN", "CCNPlus",
+        "SSAN", "XDC", "baselines.TargetClustering", "baselines.SourceTargetClustering",
+        "baselines.SourceOnly", "baselines.SourceFeatureClustering",
+    )
+]
+
 _CKM_TASK = ("USPS digits 0-4 -> MNIST digits 5-9, 5 seeds, defaults, target "
              "cluster accuracy")
 
