@@ -35,11 +35,6 @@ source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 exclude_patterns = ["_build", "auto_examples/*.ipynb", "auto_examples/*.py",
                     "auto_examples/*.zip", "auto_examples/*.json"]
 myst_heading_anchors = 3
-suppress_warnings = []
-# doc/reproducing.md is generated from the benchmark task registry; until it
-# exists, its toctree entry is only a dangling link, not an error.
-if not (HERE / "reproducing.md").exists() and not (HERE / "reproducing.rst").exists():
-    suppress_warnings.append("toc.not_readable")
 
 # Intersphinx needs the network. An inventory that cannot be fetched would be
 # a warning (an error under -W), so the build keeps only those it can reach
