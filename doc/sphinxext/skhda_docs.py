@@ -43,6 +43,7 @@ API_MEMBERS = [
         "CKM", "DECAdapter", "DCNAdapter", "TDCM", "SimilarityNetwork", "CCN", "CCNPlus",
         "SSAN", "XDC", "baselines.TargetClustering", "baselines.SourceTargetClustering",
         "baselines.SourceOnly", "baselines.SourceFeatureClustering",
+        "baselines.N2DClustering",
     )
 ]
 
