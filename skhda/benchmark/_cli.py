@@ -24,8 +24,9 @@ and written to OUT/TASK.md.
 """
 
 
-def list_tasks(out=sys.stdout):
-    """Print every task: name, paper, setting, files and expected CPU time."""
+def list_tasks(out=None):
+    """Print every task: name, paper, setting, files and expected CPU time (default: stdout)."""
+    out = out or sys.stdout     # looked up per call: a default bound at import misses redirection
     width = max(map(len, TASKS))
     for t in TASKS.values():
         files = ", ".join(t.files) or "none (embedded data)"

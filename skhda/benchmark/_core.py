@@ -11,8 +11,10 @@ over seeds with the paper's figure beside ours.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,6 +101,9 @@ class Method:
         ``fit(X_source, y_source, X_target, y_target_fit)``, or ``fit(X_source)``
         alone (transferable clustering: the target is only predicted; the
         source is scored too, as ``source_nmi``).
+    requires : tuple of str, default=()
+        Optional modules the row needs (e.g. ``("umap",)``); without them
+        the row is skipped with a message.
     """
 
     name: str
@@ -108,6 +113,7 @@ class Method:
     scoring: str = "cluster"
     deep: bool = True
     fit_on: str = "transfer"
+    requires: tuple = ()
 
     def paper_figure(self, group, metric):
         value = self.paper.get(group, self.paper) if group else self.paper
@@ -296,6 +302,13 @@ def run_task(task, data_dir=None, seeds=None, methods=None, settings=None, resul
     for name in task.files:         # every file checked before any fit
         benchmark_file(name, data_dir)
     done = {record_key(r) for r in load_results(results, task.name)} if results else set()
+    missing = {m.name: [r for r in m.requires if importlib.util.find_spec(r) is None]
+               for m in rows}
+    for name, mods in missing.items():
+        if mods:
+            warnings.warn(f"{task.name}: row {name!r} skipped, it needs {', '.join(mods)} "
+                          "(pip install 'skhda[bench]').", stacklevel=2)
+    rows = [m for m in rows if not missing[m.name]]
     todo = [(m, c, s) for s in seeds for c in task.conditions for m in rows
             if record_key({"method": m.name, "condition": c, "seed": s,
                            "settings": settings if m.deep else {}}) not in done]
