@@ -43,7 +43,7 @@ PROTOCOL = {"lambda_adversarial": 0.1, "k1": 20, "k2": 5, "u": 5, "linkage": "me
             "min_cluster_size": 5, "threshold_step": 0.1, "gcn_dims": (64, 64, 32, 32),
             "similarity_feature": True, "gcn_epochs": 4, "gcn_batch_size": 32,
             "embedding_dim": 64, "hidden_dims": (256, 128), "augment": 0.0, "epochs": 10,
-            "batch_size": 128, "lr": 1e-3}
+            "batch_size": 128, "lr": 1e-3, "cut": "merge", "graph_features": "embedding"}
 #: what the Omniglot tasks add (20 rows per class): the CCN benchmark's 4-block encoder
 OMNIGLOT = {"augment": 0.5, "epochs": 20, "gcn_epochs": 10}
 #: the Omniglot proxy's best linkage (chosen on held-out source alphabets)
