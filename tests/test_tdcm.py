@@ -131,7 +131,7 @@ def test_fit_predict_transform_shapes(blobs):
 
 def test_labels_are_optional_and_ignored(blobs):
     Xs, ys, Xt, yt = blobs
-    a = TDCM(n_clusters=3, **FAST).fit(Xs).predict(Xt)           # no y_source, no X_target
+    a = TDCM(n_clusters=3, **FAST).fit(Xs, None, Xt).predict(Xt)  # no y_source
     b = TDCM(**FAST).fit(Xs, ys, Xt).predict(Xt)                  # K from y_source
     c = TDCM(n_clusters=3, **FAST).fit(Xs, (ys + 1) % 3, Domain(Xt, y=yt)).predict(Xt)
     np.testing.assert_array_equal(a, b)
@@ -179,8 +179,11 @@ def test_finetuning_and_heterogeneous_target(blobs):
     assert set(est.histories_) == {"train", "finetune"} and len(est.histories_["finetune"]) == 2
     assert len(est.history_) == FAST["epochs"]
     Xt3 = np.c_[Xt, Xt[:, :1]]                     # 3 target features: a target encoder
-    est = TDCM(n_clusters=3, **FAST).fit(Xs, None, Xt3)
-    assert "finetune" in est.histories_
+    est = TDCM(n_clusters=3, **FAST).fit(Xs, None, Xt3)   # trained with the source rows
+    assert set(est.histories_) == {"train"}
+    assert est.predict(Xt3).shape == (len(Xt3),)
+    est = TDCM(n_clusters=3, use_target=False, **FAST).fit(Xs, None, Xt3)
+    assert "finetune" in est.histories_                   # the paper's path: learned here
     assert est.predict(Xt3).shape == (len(Xt3),)
     with pytest.raises(ValueError, match="features"):
         est.predict(Xs)
