@@ -87,8 +87,10 @@ def fit_score(method, params, task, seed, source_only=False):
         est = getattr(skhda, method)(n_clusters=k, random_state=seed, device="cpu", **params)
         labels = est.fit(Xs, ys, None if source_only else Xt).predict(Xt)
     dt = time.perf_counter() - t0
+    init = getattr(locals().get("est"), "init_labels_", None)   # CKM family: the graph start
     return {"method": method, "params": params, "task": task, "seed": seed,
             "source_only": source_only,
+            "init_acc": None if init is None else float(cluster_accuracy(yt, init)),
             "acc": float(cluster_accuracy(yt, labels)),
             "nmi": float(normalized_mutual_info_score(yt, labels)), "seconds": dt}
 
@@ -123,7 +125,9 @@ def main(argv=None):
         nmi = np.array([r["nmi"] for r in rows])
         per_task = " ".join(f"{t}={np.mean([r['acc'] for r in rows if r['task'] == t]):.3f}"
                             for t in tasks)
-        print(f"{args.method} {cand}: ACC {acc.mean():.3f} ± {acc.std():.3f}  "
+        init = [r["init_acc"] for r in rows if r["init_acc"] is not None]
+        start = f"(init {np.mean(init):.3f} ± {np.std(init):.3f}) " if init else ""
+        print(f"{args.method} {cand}: {start}ACC {acc.mean():.3f} ± {acc.std():.3f}  "
               f"NMI {nmi.mean():.3f} ± {nmi.std():.3f}  "
               f"{np.mean([r['seconds'] for r in rows]):.1f} s/fit  [{per_task}]", flush=True)
 

@@ -225,8 +225,11 @@ _PARAMS_DOC = """
         *Target clustering*; ``y_source`` may then be None).
     pretrain_epochs : int, default=15
         Epochs of stage 1 (autoencoder pretraining, ``L_AE``).
-    epochs : int, default=10
-        Epochs of stage 2 (joint training).
+    epochs : int or "auto", default="auto"
+        Epochs of stage 2 (joint training). ``"auto"``: 20 when the
+        pseudo-labels are refreshed by t-SNE (``recluster``; the refresh
+        comes after 10 epochs and the embedding gets 10 more to follow it),
+        else 10 (the previous default, kept for images).
     lambda_cluster : float, default=1.0
         ``lambda_1``, weight of the clustering loss.
     lambda_source : float, default=1.0
@@ -271,8 +274,9 @@ _PARAMS_DOC = """
         Re-cluster the target on the current encoder features (``recluster``)
         every this many joint epochs and use the clusters as the new
         pseudo-labels (matched to the previous ones); 0 keeps the initial
-        ones. ``"auto"``: 2 with the spectral re-clustering, 5 with t-SNE
-        (seconds per call; once in the default 10 epochs). Not in the paper.
+        ones. ``"auto"``: 2 with the spectral re-clustering, 10 with t-SNE
+        (seconds per call; once, half-way through the 20 ``"auto"``
+        epochs). Not in the paper.
     recluster : {"auto", "spectral", "tsne"}, default="auto"
         The clustering of the pseudo-label refreshes. ``"spectral"``: the
         kNN-graph spectral clustering of ``init="spectral"`` on the target
@@ -327,7 +331,7 @@ class _AdaptiveClustering(BaseDeepDA):
     _main_stage = "joint"
     _stages = ("pretrain", "joint")
 
-    def __init__(self, n_clusters=None, *, use_source="all", pretrain_epochs=15, epochs=10,
+    def __init__(self, n_clusters=None, *, use_source="all", pretrain_epochs=15, epochs="auto",
                  lambda_cluster=1.0, lambda_source=1.0, augment=0.6,
                  standardize_embedding=True, init="spectral",
                  init_neighbors=10, init_features="auto",
@@ -381,6 +385,7 @@ class _AdaptiveClustering(BaseDeepDA):
         "init_features": [StrOptions({"auto", "input", "encoder"})],
         "lambda_pseudo": non_negative_real(),
         "pseudo_refresh": [StrOptions({"auto"}), *non_negative_int()],
+        "epochs": [StrOptions({"auto"}), *non_negative_int()],
         "recluster": [StrOptions({"auto", "spectral", "tsne"})],
         "lambda_source_pretrain": non_negative_real(),
     }
@@ -441,8 +446,8 @@ class _AdaptiveClustering(BaseDeepDA):
                                random_state=self._fit_seed).fit(Z).cluster_centers_
         if graph is not None:
             self.init_labels_ = graph
-            if float(self.lambda_pseudo) > 0:
-                model.pseudo_labels = torch.as_tensor(graph)
+            if float(self.lambda_pseudo) > 0:   # a copy: the refreshes overwrite the buffer
+                model.pseudo_labels = torch.as_tensor(graph.copy())
         model.clustering = self._make_clustering(n_clusters)
         model.clustering.set_centroids(centroids)
 
@@ -460,7 +465,7 @@ class _AdaptiveClustering(BaseDeepDA):
                 every=refresh, unit="epoch", at_start=False))
         batch_sizes = {"labelled": int(data.labelled_target.sum())} if ssda else None
         self.net_ = self._train_stage(
-            "joint", model, dataset, self.epochs, batch_sizes=batch_sizes,
+            "joint", model, dataset, self._joint_epochs(data), batch_sizes=batch_sizes,
             loss_weights={"cluster": float(self.lambda_cluster),
                           "ce": float(self.lambda_source),
                           "pseudo": float(self.lambda_pseudo),
@@ -497,10 +502,16 @@ class _AdaptiveClustering(BaseDeepDA):
         return "tsne" if vectors and len(data.X_target) <= _TSNE_MAX_ROWS else "spectral"
 
     def _pseudo_refresh(self, data):
-        """``pseudo_refresh``; ``"auto"``: every 2 epochs (spectral), 5 (t-SNE, seconds a call)."""
+        """``pseudo_refresh``; ``"auto"``: every 2 epochs (spectral), 10 (t-SNE, seconds a call)."""
         if self.pseudo_refresh != "auto":
             return int(self.pseudo_refresh)
-        return 5 if self._recluster_method(data) == "tsne" else 2
+        return 10 if self._recluster_method(data) == "tsne" else 2
+
+    def _joint_epochs(self, data):
+        """``epochs``; ``"auto"``: 20 with the t-SNE refresh (10 epochs after it), else 10."""
+        if self.epochs != "auto":
+            return int(self.epochs)
+        return 20 if self._recluster_method(data) == "tsne" else 10
 
     def _recluster_labels(self, data, H, n_clusters):
         """The refresh's clustering of the target: spectral on ``H``, or t-SNE + k-means.
@@ -663,7 +674,7 @@ class CKM(_AdaptiveClustering):
     array([5, 6, 7, 8, 9])
     """
 
-    def __init__(self, n_clusters=None, *, use_source="all", pretrain_epochs=15, epochs=10,
+    def __init__(self, n_clusters=None, *, use_source="all", pretrain_epochs=15, epochs="auto",
                  lambda_cluster=1.0, lambda_source=1.0, lambda_kshot=1.0, temperature=1.0,
                  final_temperature=0.1, augment=0.6, standardize_embedding=True, init="spectral",
                  init_neighbors=10, init_features="auto",
@@ -739,7 +750,7 @@ class DECAdapter(_AdaptiveClustering):
     (896, 5)
     """
 
-    def __init__(self, n_clusters=None, *, use_source="all", pretrain_epochs=15, epochs=10,
+    def __init__(self, n_clusters=None, *, use_source="all", pretrain_epochs=15, epochs="auto",
                  lambda_cluster=1.0, lambda_source=1.0, lambda_kshot=1.0, alpha=1.0,
                  update_interval=20, augment=0.6, standardize_embedding=True, init="spectral",
                  init_neighbors=10, init_features="auto",
@@ -812,7 +823,7 @@ class DCNAdapter(_AdaptiveClustering):
     (896, 10)
     """
 
-    def __init__(self, n_clusters=None, *, use_source="all", pretrain_epochs=15, epochs=10,
+    def __init__(self, n_clusters=None, *, use_source="all", pretrain_epochs=15, epochs="auto",
                  lambda_cluster=1.0, lambda_source=1.0, lambda_kshot=1.0, augment=0.6,
                  standardize_embedding=True, init="spectral",
                  init_neighbors=10, init_features="auto",

@@ -242,15 +242,17 @@ def test_ckm_uda_beats_kmeans_on_digits():
 
 
 def test_recluster_rule_follows_the_data(digits, monkeypatch):
-    """recluster / pseudo_refresh "auto": t-SNE every 5 epochs for small vector targets only."""
+    """recluster / pseudo_refresh / epochs "auto": a t-SNE refresh for small vector targets."""
     import skhda.ckm as ckm_module
 
     Xs, ys, Xt, yt = digits
     est = CKM(5, **FAST)
     vectors = est._validate_fit(Xs, ys, Xt, None)
-    assert (est._recluster_method(vectors), est._pseudo_refresh(vectors)) == ("tsne", 5)
+    est.set_params(epochs="auto")
+    rule = (est._recluster_method, est._pseudo_refresh, est._joint_epochs)
+    assert [f(vectors) for f in rule] == ["tsne", 10, 20]
     images = est._validate_fit(Xs.reshape(-1, 8, 8), ys, Xt.reshape(-1, 8, 8), None)
-    assert (est._recluster_method(images), est._pseudo_refresh(images)) == ("spectral", 2)
+    assert [f(images) for f in rule] == ["spectral", 2, 10]
     monkeypatch.setattr(ckm_module, "_TSNE_MAX_ROWS", len(Xt) - 1)   # a "large" target
     assert est._recluster_method(vectors) == "spectral"
     est.set_params(recluster="tsne", pseudo_refresh=3)
