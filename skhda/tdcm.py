@@ -407,8 +407,9 @@ class TDCM(BaseDeepDA):
                  adapt_n_init=4, pretrain_epochs=0, lambda_contrastive=0.0,
                  lambda_consistency=0.0, augment=0.5,
                  finetune_epochs=0, use_target="auto", lambda_neighbors="auto", n_neighbors=10,
-                 adapt_max_rows=20000, weight_decay=5e-4, embedding_dim=10, hidden_dims=(256, 128), encoder=None,
-                 input_shape=None, epochs=50, batch_size=256, lr=1e-3, device="auto",
+                 adapt_max_rows=20000, weight_decay=5e-4, embedding_dim=10,
+                 hidden_dims=(256, 128), encoder=None, input_shape=None, epochs=50,
+                 batch_size=256, lr=1e-3, device="auto",
                  random_state=None, verbose=0, callbacks=None):
         self.n_clusters = n_clusters
         self.n_blocks = n_blocks
