@@ -1,5 +1,8 @@
 """``python -m skhda``: compare the estimators on the embedded digits task.
 
+``python -m skhda benchmark ...`` runs the benchmark tasks instead (see
+``python -m skhda benchmark --help``).
+
 Source: scikit-learn's bundled digits 0-4 (labelled); target: digits 5-9
 (unlabelled; their labels are used only to score). Prints target cluster
 accuracy, NMI and fit time for classical baselines and every skhda method.
@@ -72,9 +75,17 @@ def run(random_state=0, only=None):
 
 
 def main(argv=None):
+    import sys
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["benchmark"]:
+        from skhda.benchmark._cli import main as benchmark_main
+
+        return benchmark_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m skhda", description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=0, help="random_state of every estimator")
     parser.add_argument("--only", nargs="*", help="run only methods whose name contains these")
+    parser.epilog = "python -m skhda benchmark --list: the benchmark tasks of every paper"
     args = parser.parse_args(argv)
     run(args.seed, args.only)
     return 0

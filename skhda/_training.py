@@ -6,7 +6,7 @@ whose ``forward(batch)`` returns a dict of named loss terms; the net weighs
 them (``loss_weights``), back-propagates their sum and logs each term in the
 skorch history. Batches are sliced from tensors that already live on the
 training device, one index gather per domain and step, so the skorch layer adds
-little over a hand-written loop (``benchmarks/bench_training_overhead.py``).
+little over a hand-written loop (``python -m skhda benchmark training-overhead``).
 """
 
 from __future__ import annotations

@@ -6,12 +6,20 @@
 - :class:`SourceOnly`: classifier trained on the source labels (shared labels).
 - :class:`SourceFeatureClustering`: network trained on the source labels,
   clusterer on its target embedding (disjoint labels).
+- :class:`N2DClustering`: the strongest target-only deep baseline, N2D-style:
+  autoencoder on the target rows only, a manifold embedding of its codes, a
+  Gaussian mixture. It ignores the source: what a method gains over it is
+  what the source data buys.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch.nn.functional as F
+from sklearn.base import BaseEstimator, ClusterMixin, clone
 from sklearn.cluster import KMeans
+from sklearn.manifold import SpectralEmbedding
+from sklearn.mixture import GaussianMixture
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
@@ -24,9 +32,12 @@ from ._base import (
     LogitsClassifierMixin,
     with_parameters_doc,
 )
+from ._validation import HasMethods, Integral, Interval
 from .nn.losses import reconstruction_loss
 
 __all__ = [
+    "ManifoldGMM",
+    "N2DClustering",
     "SourceFeatureClustering",
     "SourceOnly",
     "SourceTargetClustering",
@@ -381,3 +392,149 @@ class SourceOnly(LogitsClassifierMixin, BaseDeepDA):
         dataset = data.dataset("Xy", target="Xy" if labelled else None,
                                labelled=self.classes_ if labelled else None)
         self.net_ = self._train_stage("train", model, dataset, epochs)
+
+
+class ManifoldGMM(ClusterMixin, BaseEstimator):
+    """A manifold embedding of the rows, then a Gaussian mixture on it (N2D's clusterer).
+
+    Parameters
+    ----------
+    n_clusters : int, default=8
+        Mixture components; also the embedding's dimension by default.
+    manifold : estimator, default=None
+        Anything with ``fit_transform`` (``umap.UMAP(n_components=K,
+        n_neighbors=20, min_dist=0)`` is N2D's choice, from the optional
+        ``umap-learn``). None: scikit-learn's
+        :class:`~sklearn.manifold.SpectralEmbedding` with ``n_clusters``
+        components on a sparse 20-nearest-neighbour graph (memory linear in the
+        rows).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the embedding and the mixture when they have a ``random_state``
+        left at None.
+
+    Attributes
+    ----------
+    embedding_ : ndarray of shape (n_samples, n_components)
+    mixture_ : GaussianMixture or None
+        None when there is a single row.
+    labels_ : ndarray of shape (n_samples,)
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from skhda.baselines import ManifoldGMM
+    >>> X, y = load_digits(return_X_y=True)
+    >>> ManifoldGMM(10, random_state=0).fit(X[:300]).labels_.shape
+    (300,)
+    """
+
+    _parameter_constraints = {
+        "n_clusters": [Interval(Integral, 1, None, closed="left")],
+        "manifold": [None, HasMethods(["fit_transform"])],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(self, n_clusters=8, manifold=None, random_state=None):
+        self.n_clusters = n_clusters
+        self.manifold = manifold
+        self.random_state = random_state
+
+    def fit(self, X, y=None):
+        """Embed ``X`` and fit the mixture; the clusters are in ``labels_``."""
+        self._validate_params()
+        X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
+        if len(X) < self.n_clusters:
+            raise ValueError(f"n_clusters={self.n_clusters} is more than the {len(X)} rows.")
+        if self.manifold is not None:
+            manifold = clone(self.manifold)
+        elif len(X) >= self.n_clusters + 3:
+            manifold = SpectralEmbedding(self.n_clusters, affinity="nearest_neighbors",
+                                         n_neighbors=min(20, len(X) - 1))
+        else:                   # too few rows for a spectral embedding: the rows themselves
+            manifold = None
+        mixture = GaussianMixture(self.n_clusters, covariance_type="full", n_init=3)
+        for est in (manifold, mixture):
+            if est is not None and "random_state" in est.get_params() \
+                    and est.get_params()["random_state"] is None:
+                est.set_params(random_state=self.random_state)
+        self.embedding_ = X if manifold is None else np.asarray(manifold.fit_transform(X),
+                                                                dtype=np.float64)
+        if len(X) < 2:          # one row: one cluster (a mixture needs two rows)
+            self.mixture_, self.labels_ = None, np.zeros(len(X), dtype=np.int64)
+            return self
+        self.mixture_ = mixture.fit(self.embedding_)
+        self.labels_ = self.mixture_.predict(self.embedding_)
+        return self
+
+
+@_deep_doc
+class N2DClustering(_EmbeddingClustering):
+    """N2D-style target-only deep clustering: autoencoder, manifold, Gaussian mixture.
+
+    (Not Too) Deep Clustering (McConville et al., 2020): an autoencoder is
+    trained on the **target rows only**, its codes are embedded on a manifold
+    and clustered by a Gaussian mixture (:class:`ManifoldGMM`). The source
+    rows and labels are validated and otherwise ignored, so this is the
+    single-domain deep clustering a user would try instead of adapting from a
+    source. New rows get the cluster of their nearest fitted target row in
+    the autoencoder's embedding.
+
+    Parameters
+    ----------
+    n_clusters : int, default=None
+        Clusters; None: the number of source classes.
+    manifold : estimator, default=None
+        The manifold step of :class:`ManifoldGMM` (None: spectral embedding;
+        ``umap.UMAP(n_components=K, n_neighbors=20, min_dist=0)`` for the
+        original N2D).
+    DEEP_PARAMETERS
+
+    Attributes
+    ----------
+    net_ : skhda.DomainNet
+        The trained autoencoder net.
+    history_ : skorch.History
+    labels_ : ndarray of shape (n_target,)
+    clusterer_ : ManifoldGMM
+
+    Examples
+    --------
+    >>> from skhda.baselines import N2DClustering
+    >>> from skhda.datasets import load_digits_transfer
+    >>> Xs, ys, Xt, yt = load_digits_transfer()
+    >>> est = N2DClustering(n_clusters=5, epochs=2, random_state=0)
+    >>> est.fit_predict(Xs, ys, Xt).shape
+    (896,)
+    """
+
+    _parameter_constraints = {
+        **_EmbeddingClustering._parameter_constraints,
+        "manifold": [None, HasMethods(["fit_transform"])],
+    }
+
+    def _capabilities(self):
+        return Capabilities(requires_source_labels=False, heterogeneous=False)
+
+    def __init__(self, n_clusters=None, manifold=None, *, embedding_dim=10,
+                 hidden_dims=(256, 128), encoder=None, input_shape=None, epochs=30,
+                 batch_size=256, lr=1e-3, device="auto", random_state=None, verbose=0,
+                 callbacks=None):
+        self.n_clusters = n_clusters
+        self.manifold = manifold
+        self.embedding_dim = embedding_dim
+        self.hidden_dims = hidden_dims
+        self.encoder = encoder
+        self.input_shape = input_shape
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.callbacks = callbacks
+
+    def _fit_deep(self, data):
+        clusterer = ManifoldGMM(self._n_clusters(data), self.manifold)
+        model = _Autoencoder(self._make_encoder(data), self._make_decoder(data))
+        self.net_ = self._train_stage("train", model, data.dataset(source=None), self.epochs)
+        self._fit_clusterer(data, clusterer)

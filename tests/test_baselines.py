@@ -171,3 +171,29 @@ def test_refit_leaves_no_stale_attributes(digits):
     assert hasattr(est, "cluster_centers_")
     est.set_params(clusterer=AgglomerativeClustering(3)).fit(Xs, ys, Xt)
     assert not hasattr(est, "cluster_centers_")
+
+
+def test_manifold_gmm_beats_kmeans_on_the_digits_target(digits):
+    from sklearn.cluster import KMeans
+
+    from skhda.baselines import ManifoldGMM
+    from skhda.metrics import cluster_accuracy
+
+    Xs, ys, Xt, yt = digits
+    labels = ManifoldGMM(5, random_state=0).fit(Xt).labels_
+    kmeans = KMeans(5, n_init=10, random_state=0).fit_predict(Xt)
+    assert cluster_accuracy(yt, labels) > cluster_accuracy(yt, kmeans) + 0.02
+
+
+def test_n2d_ignores_the_source_and_learns_target_clusters(digits):
+    from skhda.baselines import N2DClustering
+    from skhda.metrics import cluster_accuracy
+
+    Xs, ys, Xt, yt = digits
+    est = N2DClustering(5, epochs=15, random_state=0, device="cpu")
+    labels = est.fit_predict(Xs, ys, Xt)
+    assert cluster_accuracy(yt, labels) > 0.5                # chance: about 0.2
+    other = N2DClustering(5, epochs=15, random_state=0, device="cpu")
+    rng = np.random.default_rng(0)
+    np.testing.assert_array_equal(other.fit_predict(rng.random(Xs.shape), ys, Xt), labels)
+    assert est.predict(Xt[:7]).shape == (7,)

@@ -5,9 +5,22 @@ Nothing in this subpackage downloads anything:
 - :func:`load_digits_transfer` builds source/target problems from the 8x8
   digits bundled with scikit-learn (the package's default data);
 - :func:`make_domain_shift_blobs` generates synthetic shifted Gaussian clusters;
-- the ``load_*`` file loaders read benchmark files that the user holds locally.
+- the ``load_*`` file loaders read benchmark files that the user holds locally:
+  the original distributions (IDX, ``.h5``, ``.mat``) and the ``.npz`` copies
+  that the benchmark tasks read from ``$SKHDA_DATA_DIR``.
 """
 
+from ._benchmark import (
+    BENCHMARK_FILES,
+    benchmark_data_dir,
+    benchmark_file,
+    load_mnist,
+    load_office_caltech,
+    load_office_caltech_task,
+    load_omniglot,
+    load_usps,
+    resize_images,
+)
 from ._digits import load_digits_transfer
 from ._local import (
     load_benchmark_pair,
@@ -19,6 +32,15 @@ from ._local import (
 from ._synthetic import make_domain_shift_blobs
 
 __all__ = [
+    "BENCHMARK_FILES",
+    "benchmark_data_dir",
+    "benchmark_file",
+    "load_mnist",
+    "load_office_caltech",
+    "load_office_caltech_task",
+    "load_omniglot",
+    "load_usps",
+    "resize_images",
     "load_benchmark_pair",
     "load_digits_transfer",
     "load_mnist_idx",
