@@ -8,6 +8,9 @@ same digits (pixels / 16, flat vectors):
 - ``even-odd`` and ``odd-even``;
 - ``rand1`` .. ``rand3``: random 5 / 5 class splits (``numpy`` seeds 1-3,
   the demo split and its reverse rejected);
+- ``held03679``, ``held04579``, ``held04578``: the random splits of
+  ``skhda.benchmark``'s ``digits-proxy`` task, kept out of the choice and
+  used only to check the chosen defaults afterwards;
 
 and, for TDCM, ``blobsK-G``: :func:`skhda.datasets.make_domain_shift_blobs`
 (K clusters, 1000 rows per domain, generator seed G; ``doc/benchmarks/tdcm.md``
@@ -55,6 +58,10 @@ def class_splits():
         perm = np.random.RandomState(seed).permutation(10)
         src, tgt = sorted(perm[:5].tolist()), sorted(perm[5:].tolist())
         splits[f"rand{seed}"] = (src, tgt)
+    # held out from the choice: the random splits of skhda.benchmark's ``digits-proxy``
+    # task (seed 12345), used only to check the chosen defaults afterwards
+    for src in ((0, 3, 6, 7, 9), (0, 4, 5, 7, 9), (0, 4, 5, 7, 8)):
+        splits["held" + "".join(map(str, src))] = (src, sorted(set(range(10)) - set(src)))
     for name, (s, t) in splits.items():
         assert (frozenset(s), frozenset(t)) != DEMO, name   # never the demo split
     return splits
