@@ -394,7 +394,7 @@ def results_table(task, records):
     cols, head = [], []
     for g in groups:
         for metric in task.metrics:
-            label = METRIC_NAMES.get(metric, metric)
+            label = METRIC_NAMES.get(metric, metric).replace("|", r"\|")   # a cell, not a column
             label = f"{g} {label}" if g else label
             cols.append((g, metric, False))
             head.append(label)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from . import ckm, digits, memory, overhead, ssan, tdcm, xdc
+from . import ccn, ckm, digits, memory, overhead, ssan, tdcm, xdc
 
-TASKS = {t.name: t for m in (digits, ckm, tdcm, ssan, xdc, overhead, memory) for t in m.TASKS}
+TASKS = {t.name: t for m in (digits, ckm, tdcm, ssan, xdc, overhead, memory, ccn) for t in m.TASKS}
 
 __all__ = ["TASKS"]
