@@ -18,7 +18,7 @@ DCN-UDA). The paper's other baselines are switches of the same estimators:
 is *Src+Targ clustering*.
 
 Beyond the paper (switchable, documented in each docstring; the benchmark
-``benchmarks/bench_ckm_usps_mnist.py`` compares them to the paper-faithful
+``python -m skhda benchmark ckm-usps-mnist`` compares them to the paper-faithful
 setting ``augment=0, standardize_embedding=False, init="kmeans++",
 lambda_pseudo=0, pseudo_refresh=0, lambda_source_pretrain=0``):
 
