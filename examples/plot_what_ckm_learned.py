@@ -9,15 +9,13 @@ two training stages, and the confusion matrix of its target clusters after
 Hungarian matching to the digits (the labels are used for this plot only).
 """
 
-import matplotlib
+# %%
+import matplotlib.pyplot as plt
 
-matplotlib.use("Agg")   # headless; drop this line in a notebook
-import matplotlib.pyplot as plt  # noqa: E402
-
-from skhda import CKM  # noqa: E402
-from skhda.datasets import load_digits_transfer  # noqa: E402
-from skhda.metrics import cluster_accuracy  # noqa: E402
-from skhda.plotting import plot_confusion, plot_embedding, plot_history  # noqa: E402
+from skhda import CKM
+from skhda.datasets import load_digits_transfer
+from skhda.metrics import cluster_accuracy
+from skhda.plotting import plot_confusion, plot_embedding, plot_history
 
 Xs, ys, Xt, yt = load_digits_transfer()
 Xs, Xt = Xs / 16.0, Xt / 16.0
@@ -25,11 +23,31 @@ est = CKM(n_clusters=5, pretrain_epochs=5, epochs=5, random_state=0).fit(Xs, ys,
 labels = est.predict(Xt)
 print(f"CKM target ACC {cluster_accuracy(yt, labels):.3f}")
 
-fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+# %%
+# The embedding of both domains
+# -----------------------------
+# :func:`~skhda.plotting.plot_embedding` embeds the rows with
+# ``est.transform`` and projects them together by PCA (``method="tsne"`` for
+# t-SNE). Left: coloured by domain; right: the target rows coloured by
+# predicted cluster.
+fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
 plot_embedding(est, Xs, Xt, ax=axes[0])
 plot_embedding(est, X_target=Xt, color_by="cluster", ax=axes[1])
-plot_confusion(yt, labels, ax=axes[2])
 fig.tight_layout()
 
-plot_history(est)
+# %%
+# The loss terms of each training stage
+# -------------------------------------
+# :func:`~skhda.plotting.plot_history` draws one panel per stage from
+# ``est.histories_``: the total loss and each named term, per epoch.
+fig = plot_history(est)
+
+# %%
+# Clusters against digits
+# -----------------------
+# :func:`~skhda.plotting.plot_confusion` reorders the clusters so that each
+# digit's matched cluster is on the diagonal.
+fig, ax = plt.subplots(figsize=(4.5, 4))
+plot_confusion(yt, labels, ax=ax)
+fig.tight_layout()
 plt.show()
