@@ -22,7 +22,7 @@ from skhda.datasets import load_digits_transfer
 from skhda.metrics import cluster_accuracy, normalized_mutual_info_score
 
 # the demo keeps every fit to seconds on a laptop CPU; these override the defaults
-DEMO_SETTINGS = {"TDCM": {"epochs": 30, "n_init": 1}}
+DEMO_SETTINGS = {}
 
 
 def demo_estimators(n_clusters=5, random_state=0):

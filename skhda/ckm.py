@@ -18,7 +18,7 @@ DCN-UDA). The paper's other baselines are switches of the same estimators:
 is *Src+Targ clustering*.
 
 Beyond the paper (switchable, documented in each docstring; the benchmark
-``benchmarks/bench_ckm_usps_mnist.py`` compares them to the paper-faithful
+``python -m skhda benchmark ckm-usps-mnist`` compares them to the paper-faithful
 setting ``augment=0, standardize_embedding=False, init="kmeans++",
 lambda_pseudo=0, pseudo_refresh=0, lambda_source_pretrain=0``):
 
@@ -33,7 +33,10 @@ lambda_pseudo=0, pseudo_refresh=0, lambda_source_pretrain=0``):
   cross-entropy term of the RBF classifier ``r_M`` on the target (the
   k-shot loss of equation 7 applied to every target row), re-clustered on
   the current features every ``pseudo_refresh`` epochs (self-training);
-
+- ``recluster``: what re-clusters them: the same spectral clustering, or
+  (``"auto"`` on vector inputs up to 5,000 target rows) k-means on a t-SNE
+  map of the inputs beside the encoder's features, which lets the joint
+  stage leave a graph partition that merged two classes and split another;
 - ``augment``: random affine jitter (rotation, scale, shift) of image
   inputs in both stages, so the embedding groups a digit with its slightly
   moved copies rather than with whatever shares its pixels;
@@ -52,6 +55,7 @@ import torch
 import torch.nn.functional as F
 from scipy.optimize import linear_sum_assignment
 from sklearn.cluster import KMeans, SpectralClustering
+from sklearn.manifold import TSNE
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
@@ -83,6 +87,8 @@ __all__ = ["CKM", "DCNAdapter", "DECAdapter"]
 
 #: above this many target rows the spectral init uses LOBPCG (linear memory)
 _SPECTRAL_ARPACK_MAX_ROWS = 20_000
+#: recluster="auto" uses t-SNE + k-means up to this many target rows (vector inputs)
+_TSNE_MAX_ROWS = 5_000
 _USE_SOURCE = ("all", "reconstruction", "none")
 _INIT = ("kmeans++", "spectral")
 _PARTS = ("target", "source", "labelled")   # the parts' order (the iterator draws in it)
@@ -195,7 +201,7 @@ def _reclustered_pseudo_labels(est, data, n_clusters, net):
     the current pseudo-labels (labelled target rows keep their labels).
     """
     model = net.module_
-    labels = est._spectral_labels(est._hidden_features(model, data.X_target), n_clusters)
+    labels = est._recluster_labels(data, est._hidden_features(model, data.X_target), n_clusters)
     reference = model.pseudo_labels.cpu().numpy()
     if data.has_target_labels:   # match to, and keep, the labelled rows' classes
         known = np.full(len(reference), -1, dtype=np.int64)
@@ -219,8 +225,11 @@ _PARAMS_DOC = """
         *Target clustering*; ``y_source`` may then be None).
     pretrain_epochs : int, default=15
         Epochs of stage 1 (autoencoder pretraining, ``L_AE``).
-    epochs : int, default=10
-        Epochs of stage 2 (joint training).
+    epochs : int or "auto", default="auto"
+        Epochs of stage 2 (joint training). ``"auto"``: 20 when the
+        pseudo-labels are refreshed by t-SNE (``recluster``; the refresh
+        comes after 10 epochs and the embedding gets 10 more to follow it),
+        else 10 (the previous default, kept for images).
     lambda_cluster : float, default=1.0
         ``lambda_1``, weight of the clustering loss.
     lambda_source : float, default=1.0
@@ -261,10 +270,26 @@ _PARAMS_DOC = """
         classifier ``r_M`` (softmax of ``-||z - mu_j||^2``) against the
         graph's cluster of each target row (its pseudo-label) in stage 2;
         0 uses the graph for the centroids only. Not in the paper.
-    pseudo_refresh : int, default=2
-        Re-run the spectral clustering on the current encoder features every
-        this many joint epochs and use it as the new pseudo-labels (matched
-        to the previous ones); 0 keeps the initial ones. Not in the paper.
+    pseudo_refresh : int or "auto", default="auto"
+        Re-cluster the target on the current encoder features (``recluster``)
+        every this many joint epochs and use the clusters as the new
+        pseudo-labels (matched to the previous ones); 0 keeps the initial
+        ones. ``"auto"``: 2 with the spectral re-clustering, 10 with t-SNE
+        (seconds per call; once, half-way through the 20 ``"auto"``
+        epochs). Not in the paper.
+    recluster : {"auto", "spectral", "tsne"}, default="auto"
+        The clustering of the pseudo-label refreshes. ``"spectral"``: the
+        kNN-graph spectral clustering of ``init="spectral"`` on the target
+        encoder's features. ``"tsne"``: k-means (10 restarts) on a 2-d
+        :class:`~sklearn.manifold.TSNE` map of the L2-normalised inputs
+        beside the encoder's features (N2D's manifold step with scikit-learn's
+        t-SNE); it repairs the graph's merged / split clusters that the joint
+        stage cannot leave on its own, and the encoder's features bring in
+        what the source labels taught. ``"auto"``: ``"tsne"`` for vector
+        inputs with at most 5,000 target rows (t-SNE costs seconds there and
+        grows as ``N log N``), else ``"spectral"`` (images keep the graph
+        refresh chosen on MNIST -> USPS). Chosen on proxy class splits of
+        sklearn's digits (``doc/benchmarks/defaults.md``). Not in the paper.
     lambda_source_pretrain : float, default=30.0
         Weight of the source cross-entropy ``L_CE`` added to ``L_AE`` in
         stage 1 (``use_source="all"`` only); 0 is paper-faithful (stage 1 =
@@ -306,11 +331,12 @@ class _AdaptiveClustering(BaseDeepDA):
     _main_stage = "joint"
     _stages = ("pretrain", "joint")
 
-    def __init__(self, n_clusters=None, *, use_source="all", pretrain_epochs=15, epochs=10,
+    def __init__(self, n_clusters=None, *, use_source="all", pretrain_epochs=15, epochs="auto",
                  lambda_cluster=1.0, lambda_source=1.0, augment=0.6,
                  standardize_embedding=True, init="spectral",
                  init_neighbors=10, init_features="auto",
-                 lambda_pseudo=10.0, pseudo_refresh=2, lambda_source_pretrain=30.0,
+                 lambda_pseudo=10.0, pseudo_refresh="auto", recluster="auto",
+                 lambda_source_pretrain=30.0,
                  embedding_dim=10,
                  hidden_dims=(256, 128),
                  encoder=None, input_shape=None, batch_size=256, lr=1e-3, device="auto",
@@ -327,6 +353,7 @@ class _AdaptiveClustering(BaseDeepDA):
         self.init_neighbors = init_neighbors
         self.lambda_pseudo = lambda_pseudo
         self.pseudo_refresh = pseudo_refresh
+        self.recluster = recluster
         self.init_features = init_features
         self.lambda_source_pretrain = lambda_source_pretrain
         self.embedding_dim = embedding_dim
@@ -357,7 +384,9 @@ class _AdaptiveClustering(BaseDeepDA):
         "init_neighbors": positive_int(),
         "init_features": [StrOptions({"auto", "input", "encoder"})],
         "lambda_pseudo": non_negative_real(),
-        "pseudo_refresh": non_negative_int(),
+        "pseudo_refresh": [StrOptions({"auto"}), *non_negative_int()],
+        "epochs": [StrOptions({"auto"}), *non_negative_int()],
+        "recluster": [StrOptions({"auto", "spectral", "tsne"})],
         "lambda_source_pretrain": non_negative_real(),
     }
 
@@ -417,8 +446,8 @@ class _AdaptiveClustering(BaseDeepDA):
                                random_state=self._fit_seed).fit(Z).cluster_centers_
         if graph is not None:
             self.init_labels_ = graph
-            if float(self.lambda_pseudo) > 0:
-                model.pseudo_labels = torch.as_tensor(graph)
+            if float(self.lambda_pseudo) > 0:   # a copy: the refreshes overwrite the buffer
+                model.pseudo_labels = torch.as_tensor(graph.copy())
         model.clustering = self._make_clustering(n_clusters)
         model.clustering.set_centroids(centroids)
 
@@ -429,13 +458,14 @@ class _AdaptiveClustering(BaseDeepDA):
                 model.classifier = nn.Linear(self.embedding_dim, len(self.source_classes_))
         dataset = data.dataset(source, labelled=self.classes_ if ssda else None, order=_PARTS)
         extra = self._joint_callbacks(data, dataset)
-        if model.pseudo_labels is not None and int(self.pseudo_refresh) > 0:
+        refresh = self._pseudo_refresh(data)
+        if model.pseudo_labels is not None and refresh > 0:
             extra.append(PeriodicRefresh(
                 partial(_reclustered_pseudo_labels, self, data, n_clusters), "pseudo_labels",
-                every=int(self.pseudo_refresh), unit="epoch", at_start=False))
+                every=refresh, unit="epoch", at_start=False))
         batch_sizes = {"labelled": int(data.labelled_target.sum())} if ssda else None
         self.net_ = self._train_stage(
-            "joint", model, dataset, self.epochs, batch_sizes=batch_sizes,
+            "joint", model, dataset, self._joint_epochs(data), batch_sizes=batch_sizes,
             loss_weights={"cluster": float(self.lambda_cluster),
                           "ce": float(self.lambda_source),
                           "pseudo": float(self.lambda_pseudo),
@@ -460,6 +490,45 @@ class _AdaptiveClustering(BaseDeepDA):
                                 assign_labels="kmeans", eigen_solver=solver,
                                 random_state=self._fit_seed % (2**31 - 1))
         return sc.fit_predict(X).astype(np.int64)
+
+    def _recluster_method(self, data):
+        """``recluster``; ``"auto"``: ``"tsne"`` for vectors up to ``_TSNE_MAX_ROWS`` target rows.
+
+        Images (and larger targets) keep ``"spectral"``.
+        """
+        if self.recluster != "auto":
+            return self.recluster
+        vectors = len(data.shapes["target"]) == 1
+        return "tsne" if vectors and len(data.X_target) <= _TSNE_MAX_ROWS else "spectral"
+
+    def _pseudo_refresh(self, data):
+        """``pseudo_refresh``; ``"auto"``: every 2 epochs (spectral), 10 (t-SNE, seconds a call)."""
+        if self.pseudo_refresh != "auto":
+            return int(self.pseudo_refresh)
+        return 10 if self._recluster_method(data) == "tsne" else 2
+
+    def _joint_epochs(self, data):
+        """``epochs``; ``"auto"``: 20 with the t-SNE refresh (10 epochs after it), else 10."""
+        if self.epochs != "auto":
+            return int(self.epochs)
+        return 20 if self._recluster_method(data) == "tsne" else 10
+
+    def _recluster_labels(self, data, H, n_clusters):
+        """The refresh's clustering of the target: spectral on ``H``, or t-SNE + k-means.
+
+        ``"tsne"`` embeds the L2-normalised inputs beside the encoder features
+        ``H`` (2-d :class:`~sklearn.manifold.TSNE`, PCA start) and clusters
+        the map with k-means (10 restarts), as N2D does with UMAP.
+        """
+        if self._recluster_method(data) == "spectral" or len(H) <= n_clusters + 1:
+            return self._spectral_labels(H, n_clusters)
+        X = data.X_target.reshape(len(H), -1).astype(np.float64)
+        X = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
+        F_t = np.hstack([X, H])
+        seed = self._fit_seed % (2**31 - 1)
+        perplexity = min(30.0, (len(F_t) - 1) / 3.0)
+        E = TSNE(2, init="pca", perplexity=perplexity, random_state=seed).fit_transform(F_t)
+        return KMeans(n_clusters, n_init=10, random_state=seed).fit_predict(E).astype(np.int64)
 
     def _graph_on_encoder(self, data):
         """Whether the graph of ``init="spectral"`` is built on encoder features.
@@ -605,11 +674,12 @@ class CKM(_AdaptiveClustering):
     array([5, 6, 7, 8, 9])
     """
 
-    def __init__(self, n_clusters=None, *, use_source="all", pretrain_epochs=15, epochs=10,
+    def __init__(self, n_clusters=None, *, use_source="all", pretrain_epochs=15, epochs="auto",
                  lambda_cluster=1.0, lambda_source=1.0, lambda_kshot=1.0, temperature=1.0,
                  final_temperature=0.1, augment=0.6, standardize_embedding=True, init="spectral",
                  init_neighbors=10, init_features="auto",
-                 lambda_pseudo=10.0, pseudo_refresh=2, lambda_source_pretrain=30.0,
+                 lambda_pseudo=10.0, pseudo_refresh="auto", recluster="auto",
+                 lambda_source_pretrain=30.0,
                  embedding_dim=10, hidden_dims=(256, 128), encoder=None, input_shape=None,
                  batch_size=256, lr=1e-3, device="auto", random_state=None, verbose=0,
                  callbacks=None):
@@ -618,7 +688,7 @@ class CKM(_AdaptiveClustering):
             lambda_cluster=lambda_cluster, lambda_source=lambda_source, augment=augment,
             standardize_embedding=standardize_embedding, init=init,
             init_neighbors=init_neighbors, init_features=init_features,
-            lambda_pseudo=lambda_pseudo, pseudo_refresh=pseudo_refresh,
+            lambda_pseudo=lambda_pseudo, pseudo_refresh=pseudo_refresh, recluster=recluster,
             lambda_source_pretrain=lambda_source_pretrain,
             embedding_dim=embedding_dim,
             hidden_dims=hidden_dims, encoder=encoder, input_shape=input_shape,
@@ -680,11 +750,12 @@ class DECAdapter(_AdaptiveClustering):
     (896, 5)
     """
 
-    def __init__(self, n_clusters=None, *, use_source="all", pretrain_epochs=15, epochs=10,
+    def __init__(self, n_clusters=None, *, use_source="all", pretrain_epochs=15, epochs="auto",
                  lambda_cluster=1.0, lambda_source=1.0, lambda_kshot=1.0, alpha=1.0,
                  update_interval=20, augment=0.6, standardize_embedding=True, init="spectral",
                  init_neighbors=10, init_features="auto",
-                 lambda_pseudo=10.0, pseudo_refresh=2, lambda_source_pretrain=30.0,
+                 lambda_pseudo=10.0, pseudo_refresh="auto", recluster="auto",
+                 lambda_source_pretrain=30.0,
                  embedding_dim=10, hidden_dims=(256, 128), encoder=None, input_shape=None,
                  batch_size=256, lr=1e-3, device="auto", random_state=None, verbose=0,
                  callbacks=None):
@@ -693,7 +764,7 @@ class DECAdapter(_AdaptiveClustering):
             lambda_cluster=lambda_cluster, lambda_source=lambda_source, augment=augment,
             standardize_embedding=standardize_embedding, init=init,
             init_neighbors=init_neighbors, init_features=init_features,
-            lambda_pseudo=lambda_pseudo, pseudo_refresh=pseudo_refresh,
+            lambda_pseudo=lambda_pseudo, pseudo_refresh=pseudo_refresh, recluster=recluster,
             lambda_source_pretrain=lambda_source_pretrain,
             embedding_dim=embedding_dim,
             hidden_dims=hidden_dims, encoder=encoder, input_shape=input_shape,
@@ -752,11 +823,12 @@ class DCNAdapter(_AdaptiveClustering):
     (896, 10)
     """
 
-    def __init__(self, n_clusters=None, *, use_source="all", pretrain_epochs=15, epochs=10,
+    def __init__(self, n_clusters=None, *, use_source="all", pretrain_epochs=15, epochs="auto",
                  lambda_cluster=1.0, lambda_source=1.0, lambda_kshot=1.0, augment=0.6,
                  standardize_embedding=True, init="spectral",
                  init_neighbors=10, init_features="auto",
-                 lambda_pseudo=10.0, pseudo_refresh=2, lambda_source_pretrain=30.0,
+                 lambda_pseudo=10.0, pseudo_refresh="auto", recluster="auto",
+                 lambda_source_pretrain=30.0,
                  embedding_dim=10,
                  hidden_dims=(256, 128),
                  encoder=None, input_shape=None, batch_size=256, lr=1e-3, device="auto",
@@ -766,7 +838,7 @@ class DCNAdapter(_AdaptiveClustering):
             lambda_cluster=lambda_cluster, lambda_source=lambda_source, augment=augment,
             standardize_embedding=standardize_embedding, init=init,
             init_neighbors=init_neighbors, init_features=init_features,
-            lambda_pseudo=lambda_pseudo, pseudo_refresh=pseudo_refresh,
+            lambda_pseudo=lambda_pseudo, pseudo_refresh=pseudo_refresh, recluster=recluster,
             lambda_source_pretrain=lambda_source_pretrain,
             embedding_dim=embedding_dim,
             hidden_dims=hidden_dims, encoder=encoder, input_shape=input_shape,

@@ -24,7 +24,7 @@ from skhda.nn.centroid_blocks import (
     orthogonality_penalty,
     size_balance_loss,
 )
-from skhda.tdcm import TDCM
+from skhda.tdcm import _AUTO_NEIGHBORS, TDCM
 
 FAST = {"epochs": 3, "n_init": 1, "embedding_dim": 4, "hidden_dims": (16,), "batch_size": 64,
         "device": "cpu", "random_state": 0}
@@ -131,7 +131,7 @@ def test_fit_predict_transform_shapes(blobs):
 
 def test_labels_are_optional_and_ignored(blobs):
     Xs, ys, Xt, yt = blobs
-    a = TDCM(n_clusters=3, **FAST).fit(Xs).predict(Xt)           # no y_source, no X_target
+    a = TDCM(n_clusters=3, **FAST).fit(Xs, None, Xt).predict(Xt)  # no y_source
     b = TDCM(**FAST).fit(Xs, ys, Xt).predict(Xt)                  # K from y_source
     c = TDCM(n_clusters=3, **FAST).fit(Xs, (ys + 1) % 3, Domain(Xt, y=yt)).predict(Xt)
     np.testing.assert_array_equal(a, b)
@@ -179,15 +179,19 @@ def test_finetuning_and_heterogeneous_target(blobs):
     assert set(est.histories_) == {"train", "finetune"} and len(est.histories_["finetune"]) == 2
     assert len(est.history_) == FAST["epochs"]
     Xt3 = np.c_[Xt, Xt[:, :1]]                     # 3 target features: a target encoder
-    est = TDCM(n_clusters=3, **FAST).fit(Xs, None, Xt3)
-    assert "finetune" in est.histories_
+    est = TDCM(n_clusters=3, **FAST).fit(Xs, None, Xt3)   # trained with the source rows
+    assert set(est.histories_) == {"train"}
+    assert est.predict(Xt3).shape == (len(Xt3),)
+    est = TDCM(n_clusters=3, use_target=False, **FAST).fit(Xs, None, Xt3)
+    assert "finetune" in est.histories_                   # the paper's path: learned here
     assert est.predict(Xt3).shape == (len(Xt3),)
     with pytest.raises(ValueError, match="features"):
         est.predict(Xs)
 
 
 def test_ablation_switches_reach_the_module(blobs):
-    est = TDCM(n_clusters=3, symmetric=False, beta=0.0, orthogonal_weight=0.0, **FAST)
+    est = TDCM(n_clusters=3, symmetric=False, beta=0.0, orthogonal_weight=0.0,
+               lambda_neighbors=0.0, **FAST)
     est.fit(blobs[0])
     block = est.net_.module_.blocks.blocks[0]
     assert block.symmetric is False
@@ -315,3 +319,29 @@ def test_adaptation_restarts_and_the_paper_path(fitted_set, shifted_sets):
                 for c in (one, many)]
     np.testing.assert_allclose(one, paper, rtol=1e-4, atol=1e-5)
     assert np.isfinite(loss).all()
+
+
+def test_target_and_neighbour_rules_follow_the_data(blobs):
+    """use_target / lambda_neighbors "auto": target rows when given; neighbours for vectors."""
+    Xs, ys, Xt, yt = blobs
+    est = TDCM(n_clusters=3, **FAST)
+    both = est._validate_fit(Xs, None, Xt, None)
+    alone = est._validate_fit(Xs, None, None, None)
+    assert est._trains_on_target(both) and not est._trains_on_target(alone)
+    assert est._neighbor_weight(both) == _AUTO_NEIGHBORS > 0
+    images = est._validate_fit(np.tile(Xs[:, :1, None], (1, 6, 6)), None, None, None)
+    assert est._neighbor_weight(images) == 0.0
+    est.set_params(use_target=False, lambda_neighbors=0.5)
+    assert not est._trains_on_target(both) and est._neighbor_weight(images) == 0.5
+
+
+def test_training_on_target_rows_with_neighbour_pairs(blobs):
+    Xs, ys, Xt, yt = blobs
+    est = TDCM(n_clusters=3, **FAST).fit(Xs, None, Xt)
+    assert set(est.histories_) == {"train"}                 # no separate fine-tuning stage
+    assert "train_neighbors" in est.history_[-1]
+    assert est.net_.module_.pool == {}                      # the rows are not kept
+    pickle.loads(pickle.dumps(est)).predict(Xt)
+    paper = TDCM(n_clusters=3, **{**FAST, "use_target": False, "lambda_neighbors": 0}).fit(
+        Xs, None, Xt)
+    assert "train_neighbors" not in paper.history_[-1]
