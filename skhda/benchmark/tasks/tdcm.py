@@ -77,8 +77,10 @@ def _digit_rows(paper_nmi):
 
 
 def _tdcm_blobs(k, seed, **extra):
-    return TDCM(k, hidden_dims=(32,), embedding_dim=max(10, k), epochs=30, n_init=3,
-                device="cpu", random_state=seed, **extra)
+    # tdcm.md's synthetic protocol, pinned (lambda_neighbors / beta: the defaults it ran with)
+    params = {"hidden_dims": (32,), "embedding_dim": max(10, k), "epochs": 30, "n_init": 3,
+              "lambda_neighbors": 0.0, "beta": 1.0, "device": "cpu", "random_state": seed}
+    return TDCM(k, **{**params, **extra})
 
 
 KS = (2, 3, 5, 10)
