@@ -56,30 +56,19 @@ def _rows():
                  for n in names)
 
 
-TASKS = [Task(
-    name="digits",
-    title="Embedded digits: source 0-4 (labelled) -> target 5-9 (8 x 8, scikit-learn)",
-    paper="none (the package's demo, python -m skhda)",
-    setting="UDA, disjoint label sets",
-    files=(),
-    cpu_time="about 1 min per seed",
-    load=_load,
-    methods=_rows(),
-    seeds=3,
-)]
+_COMMON = {"setting": "UDA, disjoint label sets", "files": (), "methods": _rows()}
 
-
-TASKS.append(Task(
-    name="digits-proxy",
-    title="Embedded digits, other class splits (8 x 8): the proxy tasks of the demo's defaults",
-    paper="none (settings protocol: labels that may be used to choose defaults)",
-    setting="UDA, disjoint label sets",
-    files=(),
-    cpu_time="about 6 min per seed (6 splits)",
-    load=_load_split,
-    methods=_rows(),
-    seeds=2,
-    conditions=tuple(proxy_splits()),
-    notes="Each cell pools the 6 class splits and the seeds; the demo split (0-4 -> 5-9) is "
-          "never among them.",
-))
+TASKS = [
+    Task(name="digits",
+         title="Embedded digits: source 0-4 (labelled) -> target 5-9 (8 x 8, scikit-learn)",
+         paper="none (the package's demo, python -m skhda)", cpu_time="about 1 min per seed",
+         load=_load, seeds=3, **_COMMON),
+    Task(name="digits-proxy",
+         title="Embedded digits, other class splits (8 x 8): the proxy tasks of the demo's "
+               "defaults",
+         paper="none (settings protocol: labels that may be used to choose defaults)",
+         cpu_time="about 6 min per seed (6 splits)", load=_load_split, seeds=2,
+         conditions=tuple(proxy_splits()),
+         notes="Each cell pools the 6 class splits and the seeds; the demo split (0-4 -> 5-9) "
+               "is never among them.", **_COMMON),
+]
