@@ -32,11 +32,15 @@ def proxy_splits(n_random=3, seed=12345):
     return splits
 
 
-def _load_split(data_dir, condition):
-    src, tgt = proxy_splits()[condition]
+def split_data(source_classes, target_classes):
+    """The embedded digits of these classes, pixels / 16 as the demo scales them."""
     X, y = load_digits(return_X_y=True)
-    s, t = np.isin(y, src), np.isin(y, tgt)
+    s, t = np.isin(y, source_classes), np.isin(y, target_classes)
     return TransferData(X[s] / 16.0, y[s], X[t] / 16.0, y[t])
+
+
+def _load_split(data_dir, condition):
+    return split_data(*proxy_splits()[condition])
 
 
 def _load(data_dir, condition):
