@@ -602,6 +602,13 @@ class BaseDAEstimator(BaseEstimator):
         return tags
 
 
+def seed_if_unset(estimator, random_state):
+    """Give ``estimator`` ``random_state`` when it has that parameter left at None."""
+    if random_state is not None and estimator.get_params().get("random_state", 0) is None:
+        estimator.set_params(random_state=random_state)
+    return estimator
+
+
 class ClusterAssigner:
     """Labels for new rows from a fitted sklearn clusterer.
 
@@ -611,10 +618,7 @@ class ClusterAssigner:
     """
 
     def __init__(self, clusterer, Z, random_state=None):
-        self.clusterer = clone(clusterer)
-        if "random_state" in self.clusterer.get_params() and random_state is not None:
-            if self.clusterer.get_params()["random_state"] is None:
-                self.clusterer.set_params(random_state=random_state)
+        self.clusterer = seed_if_unset(clone(clusterer), random_state)
         Z = Z.reshape(len(Z), -1)
         if hasattr(self.clusterer, "fit_predict"):
             self.labels = np.asarray(self.clusterer.fit_predict(Z))

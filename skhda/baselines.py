@@ -30,6 +30,7 @@ from ._base import (
     Capabilities,
     ClusterAssigner,
     LogitsClassifierMixin,
+    seed_if_unset,
     with_parameters_doc,
 )
 from ._validation import HasMethods, Integral, Interval
@@ -452,13 +453,10 @@ class ManifoldGMM(ClusterMixin, BaseEstimator):
                                          n_neighbors=min(20, len(X) - 1))
         else:                   # too few rows for a spectral embedding: the rows themselves
             manifold = None
-        mixture = GaussianMixture(self.n_clusters, covariance_type="full", n_init=3)
-        for est in (manifold, mixture):
-            if est is not None and "random_state" in est.get_params() \
-                    and est.get_params()["random_state"] is None:
-                est.set_params(random_state=self.random_state)
-        self.embedding_ = X if manifold is None else np.asarray(manifold.fit_transform(X),
-                                                                dtype=np.float64)
+        mixture = seed_if_unset(GaussianMixture(self.n_clusters, covariance_type="full",
+                                                n_init=3), self.random_state)
+        self.embedding_ = X if manifold is None else np.asarray(
+            seed_if_unset(manifold, self.random_state).fit_transform(X), dtype=np.float64)
         if len(X) < 2:          # one row: one cluster (a mixture needs two rows)
             self.mixture_, self.labels_ = None, np.zeros(len(X), dtype=np.int64)
             return self

@@ -12,11 +12,11 @@ reference.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClusterMixin, clone
+from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.cluster import KMeans, SpectralClustering
 from sklearn.mixture import GaussianMixture
-from sklearn.neighbors import KNeighborsClassifier
 
+from ..._base import ClusterAssigner
 from ...baselines import TargetClustering
 from ...datasets import load_mnist, load_usps, make_domain_shift_blobs
 from ...tdcm import TDCM
@@ -27,23 +27,19 @@ class SourceClustering(ClusterMixin, BaseEstimator):
     """A clusterer fitted on the source rows (flattened) that labels new rows.
 
     New rows get the clusterer's ``predict`` when it has one, else the
-    cluster of their nearest source row.
+    cluster of their nearest source row (:class:`skhda._base.ClusterAssigner`).
     """
 
     def __init__(self, clusterer):
         self.clusterer = clusterer
 
     def fit(self, X, y=None):
-        X = np.asarray(X).reshape(len(X), -1)
-        self.clusterer_ = clone(self.clusterer)
-        self.labels_ = self.clusterer_.fit_predict(X)
-        if not hasattr(self.clusterer_, "predict"):
-            self.knn_ = KNeighborsClassifier(1).fit(X, self.labels_)
+        self._assigner = ClusterAssigner(self.clusterer, np.asarray(X))
+        self.clusterer_, self.labels_ = self._assigner.clusterer, self._assigner.labels
         return self
 
     def predict(self, X):
-        X = np.asarray(X).reshape(len(X), -1)
-        return (self.knn_ if hasattr(self, "knn_") else self.clusterer_).predict(X)
+        return self._assigner.predict(np.asarray(X))
 
 
 def _digits(data_dir, task):
