@@ -71,7 +71,7 @@ from ._validation import (
 )
 from .metrics import n_dominant_clusters, pair_precision_recall
 from .nn.encoders import make_encoder
-from .nn.graph import knn_indices
+from .nn.graph import knn_indices, shared_neighbours
 from .nn.layers import DomainDiscriminator, RandomAffine
 from .nn.pairwise import KCL, MCL, PairwiseSimilarityHead, pair_targets
 
@@ -390,21 +390,6 @@ class _PairSupervision(nn.Module):
 
     def release_graph(self):
         self.knn = None
-
-
-def shared_neighbours(lists):
-    """Share of common entries of every pair of neighbour lists ``(B, k)`` -> ``(B, B)``.
-
-    Examples
-    --------
-    >>> import torch
-    >>> shared_neighbours(torch.tensor([[0, 1], [1, 2], [3, 4]])).tolist()
-    [[1.0, 0.5, 0.0], [0.5, 1.0, 0.0], [0.0, 0.0, 1.0]]
-    """
-    ids, inverse = torch.unique(lists, return_inverse=True)
-    member = torch.zeros(len(lists), len(ids), device=lists.device)
-    member.scatter_(1, inverse, 1.0)
-    return member @ member.t() / lists.shape[1]
 
 
 class _ClusteringModel(nn.Module):

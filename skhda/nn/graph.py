@@ -45,6 +45,7 @@ __all__ = [
     "link_matrix",
     "merge_clusters",
     "pivot_subgraphs",
+    "shared_neighbours",
     "spectral_cut",
 ]
 
@@ -98,6 +99,21 @@ def knn_indices(Z, k, batch_size=2048, metric="cosine"):
         out[rows, 0] = rows
         out[rows, 1:] = idx[~is_self].reshape(len(rows), k)
     return out
+
+
+def shared_neighbours(lists):
+    """Share of common entries of every pair of neighbour lists ``(B, k)`` -> ``(B, B)``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> shared_neighbours(torch.tensor([[0, 1], [1, 2], [3, 4]])).tolist()
+    [[1.0, 0.5, 0.0], [0.5, 1.0, 0.0], [0.0, 0.0, 1.0]]
+    """
+    ids, inverse = torch.unique(lists, return_inverse=True)
+    member = torch.zeros(len(lists), len(ids), device=lists.device)
+    member.scatter_(1, inverse, 1.0)
+    return member @ member.t() / lists.shape[1]
 
 
 # ---------------------------------------------------------- subgraphs
