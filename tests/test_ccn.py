@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import pickle
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from sklearn.cluster import KMeans
 from sklearn.frozen import FrozenEstimator
 
 from skhda import DomainDataset
+from skhda._training import DomainBatch
 from skhda.ccn import (
     CCN,
     CCNPlus,
@@ -20,6 +22,7 @@ from skhda.ccn import (
     SimilarityNetwork,
 )
 from skhda.metrics import cluster_accuracy
+from skhda.nn import DomainEncoder, MLPEncoder
 from skhda.nn.pairwise import (
     KCL,
     MCL,
@@ -296,6 +299,29 @@ def test_ccnplus_heterogeneous_features(task):
     assert est.predict(Xs, domain="source").shape == (len(Xs),)
     with pytest.raises(ValueError, match="y_target"):
         CCNPlus(**FAST).fit(Xs, ys, Xt16)                  # no target labels
+
+
+def test_ccnplus_normalises_each_domain_with_its_own_batch_statistics():
+    """CCN+ / CCN++ pass each domain through the network on its own: in training, a
+    source row's output (and the source loss) does not depend on the target rows of the
+    batch (BatchNorm statistics per domain), while the discriminator sees both."""
+    from skhda.ccn import _TransferModel
+
+    torch.manual_seed(0)
+    enc = DomainEncoder(MLPEncoder(6, 8, (16,), batch_norm=True))
+    model = _TransferModel(enc, 8, 3, MCL(), None, adversarial=True).train()
+    assert model.discriminator.feature_loss == "confusion"
+    source = SimpleNamespace(X=torch.randn(5, 6), y=torch.tensor([0, 1, 2, 0, 1]))
+
+    def step(x_target):
+        return model(DomainBatch({"source": source, "target": SimpleNamespace(X=x_target)}))
+
+    a, b = step(torch.randn(7, 6) + 5.0), step(3.0 * torch.randn(9, 6))
+    torch.testing.assert_close(a["ce"], b["ce"])
+    assert not torch.allclose(a["adversarial"], b["adversarial"])
+    # the running statistics have seen both domains
+    bn = model.classifier[0]
+    assert bn.num_batches_tracked.item() == 4
 
 
 def test_ccnplus_contract(task):

@@ -30,6 +30,7 @@ from skhda.nn import (
     RandomAffine,
     dann_coefficient,
     domain_adversarial_loss,
+    domain_confusion_loss,
     enumerate_pairs,
     make_decoder,
     make_encoder,
@@ -221,6 +222,68 @@ def test_domain_discriminator_loss_reversal_and_schedule():
     assert 0.99 < net.module_.discriminator.grl.coeff <= 1.0
     cb = pickle.loads(pickle.dumps(DomainDiscriminator.schedule("d")))  # a fitted net pickles
     assert cb.fn(1.0) == pytest.approx(dann_coefficient(1.0))
+
+
+def test_domain_discriminator_confusion_gradients():
+    """feature_loss="confusion": the classifier learns the domains on detached features,
+    the features get the confusion loss' gradient only, weighted by the coefficient."""
+    torch.manual_seed(0)
+    disc = DomainDiscriminator(3, hidden_dims=(), coeff=0.5, feature_loss="confusion")
+    lin = disc.classifier[0]
+    zs = torch.randn(4, 3, requires_grad=True)
+    zt = torch.randn(2, 3, requires_grad=True)
+    loss = disc(zs, zt)
+    d = lin(torch.cat([zs, zt])).squeeze(1).detach()
+    expected = domain_adversarial_loss(d[:4], d[4:]) + 0.5 * domain_confusion_loss(d)
+    torch.testing.assert_close(loss, expected)
+    loss.backward()
+    # the classifier's gradient is the domain loss' alone ...
+    w = lin.weight.detach().clone().requires_grad_(True)
+    b = lin.bias.detach().clone().requires_grad_(True)
+    z = torch.cat([zs, zt]).detach()
+    d2 = (z @ w.T + b).squeeze(1)
+    domain_adversarial_loss(d2[:4], d2[4:]).backward()
+    torch.testing.assert_close(lin.weight.grad, w.grad)
+    torch.testing.assert_close(lin.bias.grad, b.grad)
+    # ... and the features' gradient is 0.5 x the confusion loss' (not a reversed domain loss)
+    zz = z.clone().requires_grad_(True)
+    (0.5 * domain_confusion_loss(lin(zz).squeeze(1))).backward()
+    torch.testing.assert_close(torch.cat([zs.grad, zt.grad]), zz.grad)
+    with pytest.raises(ValueError, match="feature_loss"):
+        DomainDiscriminator(3, feature_loss="flip")
+
+
+def test_domain_discriminator_confusion_trains_and_aligns():
+    """The classifier learns to tell separable domains apart while the features are fixed,
+    and the confusion side then moves trainable features until it cannot (loss near log 2)."""
+    torch.manual_seed(0)
+    zs, zt = torch.randn(64, 2) + 3.0, torch.randn(64, 2) - 3.0
+    disc = DomainDiscriminator(2, hidden_dims=(8,), coeff=0.0, feature_loss="confusion")
+    opt = torch.optim.Adam(disc.parameters(), lr=0.05)
+    for _ in range(100):
+        opt.zero_grad()
+        disc(zs, zt).backward()
+        opt.step()
+    with torch.no_grad():
+        assert float(disc(zs, zt)) < 0.05                  # the discriminator trains
+    shift = torch.zeros(2, requires_grad=True)            # the target's features move
+    disc.grl.coeff = 1.0
+    opt = torch.optim.Adam([*disc.parameters(), shift], lr=0.05)
+    for _ in range(400):
+        opt.zero_grad()
+        disc(zs, zt + shift).backward()
+        opt.step()
+    with torch.no_grad():
+        d = disc.classifier(torch.cat([zs, zt + shift])).squeeze(1)
+        assert float(domain_adversarial_loss(d[:64], d[64:])) > 0.5   # near chance, log 2
+    assert float((zt + shift).mean(0).sub(zs.mean(0)).norm()) < 1.0   # the means met
+
+
+def test_domain_confusion_loss_by_hand():
+    assert float(domain_confusion_loss(torch.zeros(4))) == pytest.approx(math.log(2))
+    # BCE against 1/2 of logit x: log(1 + e^x) - x / 2, even in x and above log 2
+    x = torch.tensor([2.0, -2.0])
+    assert float(domain_confusion_loss(x)) == pytest.approx(math.log(1 + math.exp(2)) - 1)
 
 
 def test_unshuffled_whole_parts_are_passed_without_a_copy():

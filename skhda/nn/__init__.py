@@ -37,7 +37,12 @@ from .layers import (
     enumerate_pairs,
     grad_reverse,
 )
-from .losses import domain_adversarial_loss, nt_xent_loss, reconstruction_loss
+from .losses import (
+    domain_adversarial_loss,
+    domain_confusion_loss,
+    nt_xent_loss,
+    reconstruction_loss,
+)
 
 __all__ = [
     "ConvDecoder",
@@ -54,6 +59,7 @@ __all__ = [
     "class_sums",
     "dann_coefficient",
     "domain_adversarial_loss",
+    "domain_confusion_loss",
     "enumerate_pairs",
     "grad_reverse",
     "make_decoder",

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .losses import domain_adversarial_loss, nt_xent_loss
+from .losses import domain_adversarial_loss, domain_confusion_loss, nt_xent_loss
 
 
 class _GradReverse(torch.autograd.Function):
@@ -55,15 +55,28 @@ def dann_coefficient(progress, gamma=10.0):
 
 
 class DomainDiscriminator(nn.Module):
-    """The DANN branch as one module: gradient reversal, a domain classifier, its loss.
+    """The DANN branch as one module: a domain classifier, its loss and the features' loss.
 
     ``forward(z_source, z_target)`` returns the binary cross-entropy of the
     classifier telling the two domains' features apart
-    (:func:`~skhda.nn.domain_adversarial_loss`); the gradient reaching the
-    features is reversed and scaled by ``grl.coeff``, which
-    :meth:`schedule` raises from 0 to 1 over training with the DANN schedule
-    (:func:`dann_coefficient`). Both domains go through the classifier in one
-    pass.
+    (:func:`~skhda.nn.domain_adversarial_loss`, which trains the
+    classifier) plus the features' side of the game, weighted by
+    ``grl.coeff``, which :meth:`schedule` raises from 0 to 1 over training
+    with the DANN schedule (:func:`dann_coefficient`). Both domains go
+    through the classifier in one pass.
+
+    The features' side (``feature_loss``):
+
+    - ``"reversal"`` (Ganin & Lempitsky): the gradient of the classifier's
+      loss, reversed and scaled by ``grl.coeff`` (a gradient reversal layer).
+      The features then maximise an unbounded loss: they can overshoot and
+      make the classifier confidently wrong, which with Adam derailed
+      training on digits (``doc/benchmarks/ccn.md``).
+    - ``"confusion"`` (the domain confusion of Tzeng et al., 2015): the
+      features minimise :func:`~skhda.nn.domain_confusion_loss` of the
+      classifier's logits (its weights held fixed for this term), whose
+      minimum is where the classifier cannot tell the domains apart; the
+      classifier learns on detached features.
 
     Parameters
     ----------
@@ -72,7 +85,10 @@ class DomainDiscriminator(nn.Module):
     hidden_dims : sequence of int, default=(256,)
         Hidden layers of the classifier (``()``: a single linear layer).
     coeff : float, default=0.0
-        Initial gradient-reversal coefficient.
+        Initial weight of the features' loss (the gradient-reversal
+        coefficient).
+    feature_loss : {"reversal", "confusion"}, default="reversal"
+        The features' side of the game (above).
 
     Examples
     --------
@@ -84,8 +100,14 @@ class DomainDiscriminator(nn.Module):
     (0, 'discriminator.grl.coeff')
     """
 
-    def __init__(self, in_features, hidden_dims=(256,), coeff=0.0):
+    FEATURE_LOSSES = ("reversal", "confusion")
+
+    def __init__(self, in_features, hidden_dims=(256,), coeff=0.0, feature_loss="reversal"):
         super().__init__()
+        if feature_loss not in self.FEATURE_LOSSES:
+            raise ValueError(f"feature_loss must be one of {self.FEATURE_LOSSES}, "
+                             f"got {feature_loss!r}.")
+        self.feature_loss = feature_loss
         self.grl = GradientReversal(coeff)
         sizes = [int(in_features), *(int(h) for h in hidden_dims)]
         layers = []
@@ -95,8 +117,15 @@ class DomainDiscriminator(nn.Module):
 
     def forward(self, z_source, z_target):
         n = len(z_source)
-        d = self.classifier(self.grl(torch.cat([z_source, z_target]))).squeeze(1)
-        return domain_adversarial_loss(d[:n], d[n:])
+        z = torch.cat([z_source, z_target])
+        if self.feature_loss == "reversal":
+            d = self.classifier(self.grl(z)).squeeze(1)
+            return domain_adversarial_loss(d[:n], d[n:])
+        d = self.classifier(z.detach()).squeeze(1)   # the classifier learns the domains
+        fixed = {k: p.detach() for k, p in self.classifier.named_parameters()}
+        d_features = torch.func.functional_call(self.classifier, fixed, (z,)).squeeze(1)
+        return (domain_adversarial_loss(d[:n], d[n:])
+                + self.grl.coeff * domain_confusion_loss(d_features))
 
     @staticmethod
     def schedule(path, gamma=10.0):

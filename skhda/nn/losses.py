@@ -36,6 +36,24 @@ def domain_adversarial_loss(logits_source, logits_target):
     )
 
 
+def domain_confusion_loss(logits):
+    """Binary cross-entropy of a one-logit domain discriminator against the label 1/2.
+
+    The features' side of the domain-confusion game (Tzeng et al., 2015):
+    minimal (``log 2``) where the discriminator cannot tell the domains apart
+    (logit 0), and bounded below, unlike the reversed discriminator loss,
+    which grows without bound as the features make the discriminator
+    confidently wrong. Averaged over the rows.
+
+    Examples
+    --------
+    >>> import torch
+    >>> round(domain_confusion_loss(torch.zeros(3)).item(), 4)   # log 2
+    0.6931
+    """
+    return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, 0.5))
+
+
 def nt_xent_loss(z1, z2, temperature=0.5):
     """SimCLR's contrastive loss (NT-Xent) of two views of the same rows.
 
