@@ -79,7 +79,7 @@ from .nn.clustering import (
     kshot_loss,
 )
 from .nn.encoders import _PerDomain
-from .nn.graph import tsne_map
+from .nn.graph import TSNE_MAX_ROWS, tsne_map
 from .nn.layers import RandomAffine
 from .nn.losses import reconstruction_loss
 
@@ -88,7 +88,7 @@ __all__ = ["CKM", "DCNAdapter", "DECAdapter"]
 #: above this many target rows the spectral init uses LOBPCG (linear memory)
 _SPECTRAL_ARPACK_MAX_ROWS = 20_000
 #: recluster="auto" uses t-SNE + k-means up to this many target rows (vector inputs)
-_TSNE_MAX_ROWS = 5_000
+_TSNE_MAX_ROWS = TSNE_MAX_ROWS
 _USE_SOURCE = ("all", "reconstruction", "none")
 _INIT = ("kmeans++", "spectral")
 _PARTS = ("target", "source", "labelled")   # the parts' order (the iterator draws in it)

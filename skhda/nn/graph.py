@@ -39,6 +39,7 @@ from sklearn.neighbors import NearestNeighbors
 from torch import nn
 
 __all__ = [
+    "TSNE_MAX_ROWS",
     "GraphConv",
     "LinkageGCN",
     "Subgraphs",
@@ -52,6 +53,10 @@ __all__ = [
     "spectral_cut",
     "tsne_map",
 ]
+
+
+#: skhda's "auto" rules use t-SNE (:func:`tsne_map`) on vector targets up to this many rows
+TSNE_MAX_ROWS = 5_000
 
 
 # ------------------------------------------------------------------ kNN
