@@ -718,7 +718,7 @@ def best_of(candidates, loss):
     return best, losses
 
 
-def graph_cut_rank(X, n_clusters, predict, n_neighbors=10):
+def graph_cut_rank(X, n_clusters, predict, n_neighbors=10, reduce="sum"):
     """A label-free ``loss`` for :func:`best_of`: how badly a model's partition cuts ``X``'s graph.
 
     ``predict(candidate)`` gives the candidate's cluster of each row of
@@ -727,7 +727,8 @@ def graph_cut_rank(X, n_clusters, predict, n_neighbors=10):
     :func:`skhda.nn.graph.knn_indices`; :func:`skhda.metrics.knn_normalized_cut`),
     computed once. Lower is better: the restart that least often separates
     a row from its neighbours, i.e. spectral clustering's objective used to
-    choose, not to fit.
+    choose, not to fit. ``reduce="mean"``: the mean share per non-empty
+    cluster, for an ``n_clusters`` that may be an upper bound.
 
     Examples
     --------
@@ -741,7 +742,7 @@ def graph_cut_rank(X, n_clusters, predict, n_neighbors=10):
     from .nn.graph import knn_indices
 
     graph = knn_indices(X, int(n_neighbors))
-    return lambda candidate: knn_normalized_cut(graph, predict(candidate), n_clusters)
+    return lambda candidate: knn_normalized_cut(graph, predict(candidate), n_clusters, reduce)
 
 
 @torch.no_grad()

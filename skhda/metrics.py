@@ -443,7 +443,7 @@ def pair_precision_recall(y_true, similarity, threshold=0.5):
     }
 
 
-def knn_normalized_cut(neighbors, labels, n_clusters=None):
+def knn_normalized_cut(neighbors, labels, n_clusters=None, reduce="sum"):
     """Normalised cut of a partition on a k-nearest-neighbour graph (no labels needed).
 
     The graph links every row to the rows of its neighbour list (made
@@ -466,11 +466,18 @@ def knn_normalized_cut(neighbors, labels, n_clusters=None):
     labels : array-like of shape (n,)
     n_clusters : int, default=None
         The number of clusters asked for; None: the distinct labels.
+    reduce : {"sum", "mean"}, default="sum"
+        ``"sum"``: the normalised cut. ``"mean"``: the mean share over the
+        non-empty clusters (``n_clusters`` unused; a single cluster scores
+        1, the worst), for partitions whose number of clusters may
+        legitimately differ (an upper bound for ``n_clusters``): splitting
+        a group raises it, merging two well-separated groups leaves it
+        about unchanged.
 
     Returns
     -------
     score : float
-        In ``[0, n_clusters]``.
+        In ``[0, n_clusters]`` (``"sum"``) or ``[0, 1]`` (``"mean"``).
 
     Examples
     --------
@@ -481,6 +488,8 @@ def knn_normalized_cut(neighbors, labels, n_clusters=None):
     >>> knn_normalized_cut(nb, [0, 1, 0, 1])
     2.0
     >>> knn_normalized_cut(nb, [0, 0, 0, 0], n_clusters=2)
+    1.0
+    >>> knn_normalized_cut(nb, [0, 1, 0, 1], reduce="mean")
     1.0
     """
     from scipy import sparse
@@ -502,5 +511,9 @@ def knn_normalized_cut(neighbors, labels, n_clusters=None):
     cross = y[A.row] != y[A.col]
     cut = np.bincount(y[A.row][cross], minlength=k).astype(float)
     share = np.divide(cut, vol, out=np.ones(k), where=vol > 0)
+    if reduce == "mean":
+        return float(share.mean()) if k > 1 else 1.0
+    if reduce != "sum":
+        raise ValueError(f"reduce must be 'sum' or 'mean', got {reduce!r}.")
     missing = 0 if n_clusters is None else max(int(n_clusters) - k, 0)
     return float(share.sum() + missing)

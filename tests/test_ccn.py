@@ -356,7 +356,7 @@ def test_ccn_restarts_kept_by_the_graph_cut(task):
     G = SimilarityNetwork(**{**FAST_G, "epochs": 1})
     est = CCN(5, similarity=G, **{**FAST, "epochs": 2}).fit(Xs, ys, Xt)
     assert est.n_init_ == 3 and len(est.init_scores_) == 3
-    kept = graph_cut_rank(Xt, 5, lambda labels: labels)(est.labels_)
+    kept = graph_cut_rank(Xt, 5, lambda labels: labels, reduce="mean")(est.labels_)
     assert kept == pytest.approx(min(est.init_scores_))
     assert len(est.history_) == 2 and est.histories_["cluster"] is est.history_
     one = CCN(5, similarity=G, n_init=1, **{**FAST, "epochs": 2}).fit(Xs, ys, Xt)
@@ -369,15 +369,17 @@ def test_ccn_target_graph_rule(task):
     G = SimilarityNetwork(**{**FAST_G, "epochs": 1})
     est = CCN(5, similarity=G, **{**FAST, "epochs": 1}).fit(Xs, ys, Xt)
     assert est.target_graph_ == "tsne"     # vectors, at most TSNE_MAX_ROWS target rows
-    assert est.n_neighbors_ == round(4 / 3 * math.sqrt(len(Xt)))
+    assert est.n_neighbors_ == round(8 / 3 * math.sqrt(len(Xt)))
     with patch("skhda.ccn.TSNE_MAX_ROWS", len(Xt) - 1):   # larger vector targets: raw rows
         est = CCN(5, similarity=G, **{**FAST, "epochs": 1}).fit(Xs, ys, Xt)
     assert est.target_graph_ == "snn"
+    assert est.n_neighbors_ == round(4 / 3 * math.sqrt(len(Xt)))
     raw = est.set_params(target_graph="snn")._target_knn(est._validate_fit(Xs, ys, Xt, None))
     est.set_params(target_graph="tsne")
     mapped = est._target_knn(est._validate_fit(Xs, ys, Xt, None))
-    assert raw.shape == mapped.shape and (raw[:, 0] == mapped[:, 0]).all()   # itself first
-    assert not torch.equal(raw, mapped)
+    assert mapped.shape == (len(Xt), round(8 / 3 * math.sqrt(len(Xt))) + 1)   # twice as many
+    assert (raw[:, 0] == mapped[:, 0]).all()                       # itself first
+    assert not torch.equal(raw, mapped[:, :raw.shape[1]])
     assert est.net_.module_.supervision.knn is None   # released after training
     est = CCN(5, similarity=G, n_neighbors=7, **{**FAST, "epochs": 1}).fit(Xs, ys, Xt)
     assert est.n_neighbors_ == 7
