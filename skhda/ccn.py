@@ -63,6 +63,8 @@ from ._training import (
     DomainDataset,
     adapt_batchnorm,
     batched_apply,
+    best_of,
+    graph_cut_rank,
 )
 from ._validation import (
     Integral,
@@ -74,7 +76,7 @@ from ._validation import (
 )
 from .metrics import n_dominant_clusters, pair_precision_recall
 from .nn.encoders import make_encoder
-from .nn.graph import knn_indices, shared_neighbours
+from .nn.graph import TSNE_MAX_ROWS, knn_indices, shared_neighbours, tsne_map
 from .nn.layers import DomainDiscriminator, RandomAffine
 from .nn.pairwise import KCL, MCL, PairwiseSimilarityHead, pair_targets
 
@@ -610,24 +612,44 @@ class CCN(_CCNBase):
         (:class:`skhda.nn.RandomAffine`, the same meaning in every skhda
         estimator: rotation ``+-20 a`` degrees, scale ``1 +- 0.2 a``, shift
         ``+-15 a`` % of the side; the views also vary brightness ``1 +- 0.5 a``).
-    target_graph : {"auto", "snn", "off"}, default="auto"
+    target_graph : {"auto", "tsne", "snn", "off"}, default="auto"
         Pair labels from the target's own neighbourhood graph, combined with
         G's (ours). "snn": each target row's ``n_neighbors`` nearest target
         rows (Euclidean, itself included) are listed; a batch pair whose lists
         share more than 10 % of their entries is labelled similar, a pair
-        sharing none dissimilar, and G labels the pairs in between. "off":
-        G labels every pair (the paper). "auto": "snn" when the rows are
-        feature vectors, "off" for images. Why: on vectors, a G learned on
-        the source classes generalises poorly to unseen classes (on digits
-        class splits other than the demo's, target similar-pair precision /
-        recall 0.44-0.59 / 0.26-0.45, while the raw 10-NN lists are 97-99 %
-        pure), and the pure neighbourhood labels lift the target accuracy
-        from 0.65 to 0.92 on those splits (``doc/benchmarks/defaults_ccn_xdc.md``).
-        The image benchmarks were run with G alone.
+        sharing none dissimilar, and G labels the pairs in between. "tsne":
+        the same rule with the lists taken in a 2-d t-SNE map of the
+        L2-normalised target rows (:func:`skhda.nn.graph.tsne_map`), whose
+        neighbourhoods follow the manifold of the data (as N2D's) rather than
+        its raw geometry. "off": G labels every pair (the paper). "auto":
+        "tsne" for feature vectors up to 5,000 target rows (t-SNE costs
+        seconds there), "snn" for larger vector targets, "off" for images.
+        Why: on vectors, a G learned on the source classes generalises poorly
+        to unseen classes (on digits class splits other than the demo's,
+        target similar-pair precision / recall 0.44-0.59 / 0.26-0.45, while
+        the raw 10-NN lists are 97-99 % pure); the raw neighbourhood labels
+        lift the target accuracy from 0.65 to 0.92 on those splits, and the
+        t-SNE map's to 0.95 (``doc/benchmarks/defaults_ccn_xdc.md``). The
+        image benchmarks were run with G alone.
     n_neighbors : int or "auto", default="auto"
-        Neighbours per target row of ``target_graph``. "auto":
-        ``round(4 / 3 * sqrt(n_target))`` (40 at 900 rows), at least 5 and at
-        most ``n_target - 1``.
+        Neighbours per target row of ``target_graph``. "auto": for "snn",
+        ``round(4 / 3 * sqrt(n_target))`` (40 at 900 rows); for "tsne",
+        twice that (80 at 900 rows: in the 2-d map 40 neighbours left
+        ``n_clusters=100`` over-splitting 5 digit classes into 6-8 dominant
+        clusters, 80 found 5 on every proxy split, 120 merged them into 4);
+        at least 5 and at most ``n_target - 1``.
+    n_init : int or "auto", default="auto"
+        Train this many clustering networks (same pair labels, new random
+        weights) and keep the one whose partition of the target rows cuts
+        their 10-nearest-neighbour graph least: the lowest mean share of
+        edges leaving each of its non-empty clusters (ours, as
+        :class:`~sklearn.cluster.KMeans` restarts, no labels involved;
+        :func:`skhda.metrics.knn_normalized_cut` with ``reduce="mean"``, which
+        does not favour using more clusters when ``n_clusters`` is an upper
+        bound). ``"auto"``: 3 for feature
+        vectors (a few seconds a fit), 1 for images. On the digits proxies,
+        3 restarts kept by the cut scored 0.964 +- 0.021 against 0.954 +-
+        0.038 for single fits (``doc/benchmarks/defaults_ccn_xdc.md``).
     batch_size : int, default=100
         Target rows per step (``batch_size^2`` pairs per step).
     DEEP_PARAMETERS
@@ -643,10 +665,14 @@ class CCN(_CCNBase):
     n_clusters_found_ : int
         Number of dominant clusters among ``labels_``
         (:func:`skhda.metrics.n_dominant_clusters`).
-    target_graph_ : {"snn", "off"}
+    target_graph_ : {"tsne", "snn", "off"}
         The ``target_graph`` used (``"auto"`` resolved).
     n_neighbors_ : int or None
         The neighbours per row of the target graph (None when it is off).
+    n_init_ : int
+        The number of clustering networks trained (``n_init`` resolved).
+    init_scores_ : list of float
+        The normalised cut of each one's target partition (all 0 for one).
     history_ : skorch.History
 
     See Also
@@ -669,13 +695,14 @@ class CCN(_CCNBase):
 
     _parameter_constraints: dict = {
         **_CCNBase._parameter_constraints,
-        "target_graph": [StrOptions({"auto", "snn", "off"})],
+        "target_graph": [StrOptions({"auto", "tsne", "snn", "off"})],
         "n_neighbors": [StrOptions({"auto"}), positive_int()[0]],
+        "n_init": [StrOptions({"auto"}), positive_int()[0]],
     }
 
     def __init__(self, n_clusters=None, *, loss="mcl", margin=2.0, similarity=None,
                  similarity_bn="target", lambda_contrastive=0.0, augment=0.5,
-                 target_graph="auto", n_neighbors="auto",
+                 target_graph="auto", n_neighbors="auto", n_init="auto",
                  embedding_dim=128, hidden_dims=(256, 128),
                  encoder=None, input_shape=None, epochs=30, batch_size=100, lr=1e-3,
                  device="auto", random_state=None, verbose=0, callbacks=None):
@@ -688,6 +715,7 @@ class CCN(_CCNBase):
         self.augment = augment
         self.target_graph = target_graph
         self.n_neighbors = n_neighbors
+        self.n_init = n_init
         self.embedding_dim = embedding_dim
         self.hidden_dims = hidden_dims
         self.encoder = encoder
@@ -703,36 +731,59 @@ class CCN(_CCNBase):
     def _target_knn(self, data):
         """The target rows' neighbour lists of ``target_graph`` (None when it is off)."""
         graph = self.target_graph
+        n = len(data.X_target)
         if graph == "auto":   # the rule: the target's own graph for vectors, G alone for images
-            graph = "snn" if len(data.shapes["target"]) == 1 else "off"
+            vectors = len(data.shapes["target"]) == 1
+            graph = ("tsne" if n <= TSNE_MAX_ROWS else "snn") if vectors else "off"
         self.target_graph_ = graph
         self.n_neighbors_ = None
-        n = len(data.X_target)
         if graph == "off" or n < 2:
             return None
         k = self.n_neighbors
-        k = max(5, round(4 / 3 * math.sqrt(n))) if k == "auto" else int(k)
+        if k == "auto":   # the t-SNE map's neighbourhoods are tighter: twice as many
+            k = max(5, round((8 / 3 if graph == "tsne" else 4 / 3) * math.sqrt(n)))
+        k = int(k)
         self.n_neighbors_ = min(k, n - 1)
-        return torch.as_tensor(knn_indices(data.X_target.reshape(n, -1), self.n_neighbors_,
-                                           metric="euclidean"))
+        X = data.X_target.reshape(n, -1)
+        if graph == "tsne":
+            X = tsne_map(X, random_state=self._fit_seed % (2**31 - 1)) if n > 3 else X
+        return torch.as_tensor(knn_indices(X, self.n_neighbors_, metric="euclidean"))
+
+    def _n_restarts(self, data):
+        """``n_init``; ``"auto"``: 3 for vector inputs, 1 for images."""
+        if self.n_init == "auto":
+            return 3 if len(data.shapes["target"]) == 1 else 1
+        return int(self.n_init)
 
     def _fit_deep(self, data):
         k = self._n_clusters(data)
         contrast, weights = self._target_contrast(data)
         supervision, Zg = self._pair_supervision(data, self._target_knn(data))
-        model = _ClusteringModel(self._make_encoder(data), self.embedding_dim, k,
-                                 self._make_loss(), supervision, contrast)
         dataset = data.dataset(source=None, extra={"target": {"g": Zg}})
-        self.net_ = self._train_stage("cluster", model, dataset, self.epochs,
-                                      loss_weights=weights)
+        self.n_init_ = self._n_restarts(data)
+
+        def restarts():   # like KMeans(n_init): G's pair labels are shared, the net is new
+            for _ in range(self.n_init_):
+                model = _ClusteringModel(self._make_encoder(data), self.embedding_dim, k,
+                                         self._make_loss(), supervision, copy.deepcopy(contrast))
+                yield self._train_stage("cluster", model, dataset, self.epochs,
+                                        loss_weights=weights)
+
+        Xt = data.X_target
+        rank = (graph_cut_rank(Xt.reshape(len(Xt), -1), k, lambda net: self._labels(Xt, net=net),
+                               reduce="mean")   # n_clusters may be an upper bound
+                if self.n_init_ > 1 and self.epochs > 0 else lambda net: 0.0)
+        self.net_, self.init_scores_ = best_of(restarts(), rank)
+        self.histories_["cluster"] = self.history_ = self.net_.history
         supervision.release_graph()
         self.labels_ = self._labels(data.X_target)
         self.n_clusters_found_ = int(n_dominant_clusters(self.labels_, k))
 
-    def _labels(self, X, domain="target"):
-        model = self.net_.module_
+    def _labels(self, X, domain="target", net=None):
+        net = self.net_ if net is None else net
+        model = net.module_
         return batched_apply(lambda x: model.logits(x, domain).argmax(1), X,
-                             self.net_.device, module=model)
+                             net.device, module=model)
 
     def predict(self, X, domain="target"):
         """Cluster of each row of ``X`` (ids ``0..n_clusters-1``)."""

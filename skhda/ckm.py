@@ -55,7 +55,6 @@ import torch
 import torch.nn.functional as F
 from scipy.optimize import linear_sum_assignment
 from sklearn.cluster import KMeans, SpectralClustering
-from sklearn.manifold import TSNE
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
@@ -80,6 +79,7 @@ from .nn.clustering import (
     kshot_loss,
 )
 from .nn.encoders import _PerDomain
+from .nn.graph import TSNE_MAX_ROWS, tsne_map
 from .nn.layers import RandomAffine
 from .nn.losses import reconstruction_loss
 
@@ -88,7 +88,7 @@ __all__ = ["CKM", "DCNAdapter", "DECAdapter"]
 #: above this many target rows the spectral init uses LOBPCG (linear memory)
 _SPECTRAL_ARPACK_MAX_ROWS = 20_000
 #: recluster="auto" uses t-SNE + k-means up to this many target rows (vector inputs)
-_TSNE_MAX_ROWS = 5_000
+_TSNE_MAX_ROWS = TSNE_MAX_ROWS
 _USE_SOURCE = ("all", "reconstruction", "none")
 _INIT = ("kmeans++", "spectral")
 _PARTS = ("target", "source", "labelled")   # the parts' order (the iterator draws in it)
@@ -524,10 +524,8 @@ class _AdaptiveClustering(BaseDeepDA):
             return self._spectral_labels(H, n_clusters)
         X = data.X_target.reshape(len(H), -1).astype(np.float64)
         X = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
-        F_t = np.hstack([X, H])
         seed = self._fit_seed % (2**31 - 1)
-        perplexity = min(30.0, (len(F_t) - 1) / 3.0)
-        E = TSNE(2, init="pca", perplexity=perplexity, random_state=seed).fit_transform(F_t)
+        E = tsne_map(np.hstack([X, H]), random_state=seed, normalize=False)
         return KMeans(n_clusters, n_init=10, random_state=seed).fit_predict(E).astype(np.int64)
 
     def _graph_on_encoder(self, data):

@@ -35,6 +35,7 @@ __all__ = [
     "bcubed_f1_score",
     "bcubed_precision_recall",
     "cluster_accuracy",
+    "knn_normalized_cut",
     "n_dominant_clusters",
     "normalized_mutual_info_score",
     "pair_precision_recall",
@@ -440,3 +441,79 @@ def pair_precision_recall(y_true, similarity, threshold=0.5):
         "dissimilar_precision": ratio((~pred & ~true).sum(), (~pred).sum()),
         "dissimilar_recall": ratio((~pred & ~true).sum(), (~true).sum()),
     }
+
+
+def knn_normalized_cut(neighbors, labels, n_clusters=None, reduce="sum"):
+    """Normalised cut of a partition on a k-nearest-neighbour graph (no labels needed).
+
+    The graph links every row to the rows of its neighbour list (made
+    symmetric, unweighted). For each cluster ``c``, ``cut(c) / vol(c)`` is the
+    share of its rows' edge ends that leave it; the score sums that share over
+    the clusters (Shi & Malik's normalised cut; spectral clustering minimises
+    a relaxation of it). Lower is better: a partition that splits a tight
+    group of neighbours, or merges two groups while splitting a third, cuts
+    more edges. An empty cluster (of ``n_clusters``) counts 1, the worst
+    share, so that merging clusters does not lower the score. skhda uses it
+    to choose among restarts without labels.
+
+    Memory ``O(n k)``: the graph is kept sparse.
+
+    Parameters
+    ----------
+    neighbors : array-like of int, shape (n, k + 1)
+        Each row's neighbour indices; a row's own index (e.g. in column 0,
+        as :func:`skhda.nn.graph.knn_indices` returns) is ignored.
+    labels : array-like of shape (n,)
+    n_clusters : int, default=None
+        The number of clusters asked for; None: the distinct labels.
+    reduce : {"sum", "mean"}, default="sum"
+        ``"sum"``: the normalised cut. ``"mean"``: the mean share over the
+        non-empty clusters (``n_clusters`` unused; a single cluster scores
+        1, the worst), for partitions whose number of clusters may
+        legitimately differ (an upper bound for ``n_clusters``): splitting
+        a group raises it, merging two well-separated groups leaves it
+        about unchanged.
+
+    Returns
+    -------
+    score : float
+        In ``[0, n_clusters]`` (``"sum"``) or ``[0, 1]`` (``"mean"``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> nb = np.array([[0, 1], [1, 0], [2, 3], [3, 2]])
+    >>> knn_normalized_cut(nb, [0, 0, 1, 1])
+    0.0
+    >>> knn_normalized_cut(nb, [0, 1, 0, 1])
+    2.0
+    >>> knn_normalized_cut(nb, [0, 0, 0, 0], n_clusters=2)
+    1.0
+    >>> knn_normalized_cut(nb, [0, 1, 0, 1], reduce="mean")
+    1.0
+    """
+    from scipy import sparse
+
+    nb = np.asarray(neighbors)
+    labels = _check_labels(labels, "labels")
+    if nb.ndim != 2 or len(nb) != len(labels):
+        raise ValueError(f"neighbors must have shape (n, k + 1) with n = len(labels) = "
+                         f"{len(labels)}, got {nb.shape}.")
+    _, y = np.unique(labels, return_inverse=True)
+    n = len(y)
+    rows = np.repeat(np.arange(n), nb.shape[1])
+    cols = nb.reshape(-1).astype(np.int64)
+    keep = rows != cols
+    A = sparse.coo_matrix((np.ones(keep.sum()), (rows[keep], cols[keep])), shape=(n, n)).tocsr()
+    A = ((A + A.T) > 0).tocoo()
+    k = int(y.max()) + 1
+    vol = np.bincount(y[A.row], minlength=k).astype(float)
+    cross = y[A.row] != y[A.col]
+    cut = np.bincount(y[A.row][cross], minlength=k).astype(float)
+    share = np.divide(cut, vol, out=np.ones(k), where=vol > 0)
+    if reduce == "mean":
+        return float(share.mean()) if k > 1 else 1.0
+    if reduce != "sum":
+        raise ValueError(f"reduce must be 'sum' or 'mean', got {reduce!r}.")
+    missing = 0 if n_clusters is None else max(int(n_clusters) - k, 0)
+    return float(share.sum() + missing)

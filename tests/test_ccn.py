@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import pickle
 from types import SimpleNamespace
+from unittest.mock import patch
 
 import numpy as np
 import pytest
@@ -373,13 +374,38 @@ def test_shared_neighbours_override_g_where_confident():
     assert sup.knn is None
 
 
+def test_ccn_restarts_kept_by_the_graph_cut(task):
+    """n_init "auto": 3 clustering nets for vectors, the lowest cut of the target's graph kept."""
+    from skhda._training import graph_cut_rank
+
+    Xs, ys, Xt, _ = task
+    G = SimilarityNetwork(**{**FAST_G, "epochs": 1})
+    est = CCN(5, similarity=G, **{**FAST, "epochs": 2}).fit(Xs, ys, Xt)
+    assert est.n_init_ == 3 and len(est.init_scores_) == 3
+    kept = graph_cut_rank(Xt, 5, lambda labels: labels, reduce="mean")(est.labels_)
+    assert kept == pytest.approx(min(est.init_scores_))
+    assert len(est.history_) == 2 and est.histories_["cluster"] is est.history_
+    one = CCN(5, similarity=G, n_init=1, **{**FAST, "epochs": 2}).fit(Xs, ys, Xt)
+    assert one.n_init_ == 1 and one.init_scores_ == [0.0]
+
+
 def test_ccn_target_graph_rule(task):
     """The ``target_graph="auto"`` rule: the target's own graph for vectors, G alone for images."""
     Xs, ys, Xt, _ = task
     G = SimilarityNetwork(**{**FAST_G, "epochs": 1})
     est = CCN(5, similarity=G, **{**FAST, "epochs": 1}).fit(Xs, ys, Xt)
+    assert est.target_graph_ == "tsne"     # vectors, at most TSNE_MAX_ROWS target rows
+    assert est.n_neighbors_ == round(8 / 3 * math.sqrt(len(Xt)))
+    with patch("skhda.ccn.TSNE_MAX_ROWS", len(Xt) - 1):   # larger vector targets: raw rows
+        est = CCN(5, similarity=G, **{**FAST, "epochs": 1}).fit(Xs, ys, Xt)
     assert est.target_graph_ == "snn"
     assert est.n_neighbors_ == round(4 / 3 * math.sqrt(len(Xt)))
+    raw = est.set_params(target_graph="snn")._target_knn(est._validate_fit(Xs, ys, Xt, None))
+    est.set_params(target_graph="tsne")
+    mapped = est._target_knn(est._validate_fit(Xs, ys, Xt, None))
+    assert mapped.shape == (len(Xt), round(8 / 3 * math.sqrt(len(Xt))) + 1)   # twice as many
+    assert (raw[:, 0] == mapped[:, 0]).all()                       # itself first
+    assert not torch.equal(raw, mapped[:, :raw.shape[1]])
     assert est.net_.module_.supervision.knn is None   # released after training
     est = CCN(5, similarity=G, n_neighbors=7, **{**FAST, "epochs": 1}).fit(Xs, ys, Xt)
     assert est.n_neighbors_ == 7
@@ -390,7 +416,7 @@ def test_ccn_target_graph_rule(task):
     y = np.arange(40) % 4
     G = SimilarityNetwork(classes_per_batch=4, embedding_dim=8, hidden_dim=16, epochs=1)
     est = CCN(4, similarity=G, embedding_dim=8, epochs=1, random_state=0).fit(images, y, images)
-    assert (est.target_graph_, est.n_neighbors_) == ("off", None)
+    assert (est.target_graph_, est.n_neighbors_, est.n_init_) == ("off", None, 1)
     with pytest.raises(ValueError, match="target_graph"):
         CCN(5, target_graph="knn", **FAST).fit(Xs, ys, Xt)
     with pytest.raises(ValueError, match="n_neighbors"):

@@ -152,6 +152,26 @@ def test_n_dominant_clusters_hand_computed():
     assert isinstance(n_dominant_clusters([0, 1], np.int64(2)), int)
 
 
+def test_knn_normalized_cut_hand_computed_and_label_free():
+    from skhda.metrics import knn_normalized_cut
+    from skhda.nn.graph import knn_indices
+
+    # a path 0-1-2-3: each row's nearest other row; the graph is made symmetric
+    nb = np.array([[0, 1], [1, 0], [2, 3], [3, 2]])
+    assert knn_normalized_cut(nb, [0, 0, 1, 1]) == 0.0
+    assert knn_normalized_cut(nb, ["b", "b", "a", "a"]) == 0.0      # any label values
+    assert knn_normalized_cut(nb, [0, 1, 0, 1]) == 2.0                 # every edge cut
+    assert knn_normalized_cut(nb, [0, 0, 0, 0], n_clusters=2) == 1.0   # an empty cluster
+    rng = np.random.RandomState(0)
+    X = np.vstack([rng.normal(size=(30, 2)), rng.normal(size=(30, 2)) + [8, 0]])
+    graph = knn_indices(X, 5, metric="euclidean")
+    truth = np.repeat([0, 1], 30)
+    split = (X[:, 1] > 0).astype(int)        # cuts both groups across
+    assert knn_normalized_cut(graph, truth) < knn_normalized_cut(graph, split)
+    with pytest.raises(ValueError, match="neighbors"):
+        knn_normalized_cut(graph[:10], truth)
+
+
 def test_reexports():
     assert metrics.normalized_mutual_info_score is sklearn.metrics.normalized_mutual_info_score
     assert metrics.adjusted_rand_score is sklearn.metrics.adjusted_rand_score

@@ -345,3 +345,22 @@ def test_training_on_target_rows_with_neighbour_pairs(blobs):
     paper = TDCM(n_clusters=3, **{**FAST, "use_target": False, "lambda_neighbors": 0}).fit(
         Xs, None, Xt)
     assert "train_neighbors" not in paper.history_[-1]
+
+
+def test_restarts_rule_and_the_graph_cut_choice(blobs):
+    """n_init "auto": 3 restarts for vectors (1 for images), kept by the graph cut or the loss."""
+    Xs, ys, Xt, yt = blobs
+    fast = {k: v for k, v in FAST.items() if k != "n_init"}
+    est = TDCM(n_clusters=3, **fast)
+    assert est._n_restarts(est._validate_fit(Xs, None, Xt, None)) == 3
+    images = est._validate_fit(np.tile(Xs[:, :1, None], (1, 6, 6)), None, None, None)
+    assert est._n_restarts(images) == 1
+    est.fit(Xs, None, Xt)
+    assert est.n_init_ == 3 and len(est.init_losses_) == 3
+    from skhda.metrics import knn_normalized_cut
+    from skhda.nn.graph import knn_indices
+
+    kept = knn_normalized_cut(knn_indices(Xt, est.n_neighbors), est.predict(Xt), 3)
+    assert kept == pytest.approx(min(est.init_losses_))     # the kept run has the lowest cut
+    by_loss = clone(est).set_params(restart_criterion="loss").fit(Xs, None, Xt)
+    assert min(by_loss.init_losses_) == pytest.approx(by_loss.history_[-1, "train_loss"])

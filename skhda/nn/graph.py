@@ -5,7 +5,9 @@ convolution network" (CVPR 2019), used by :class:`skhda.XDC`:
 
 1. :func:`knn_indices`: every row's ``k`` nearest rows (cosine), row 0 = the
    row itself; computed in blocks by :class:`~sklearn.neighbors.NearestNeighbors`,
-   never as an ``N x N`` matrix.
+   never as an ``N x N`` matrix. :func:`tsne_map`: the 2-d t-SNE map of
+   L2-normalised rows that skhda's manifold steps cluster or take
+   neighbours in (as N2D does with UMAP).
 2. :func:`pivot_subgraphs`: for a batch of pivots, the instance-pivot subgraph
    (IPS): the pivot's ``k1`` nearest rows (1-hop), their ``k2`` nearest
    (2-hop), node features ``x_q - x_pivot``, each node linked to its ``u``
@@ -32,10 +34,12 @@ import torch
 import torch.nn.functional as F
 from scipy.sparse.csgraph import connected_components
 from sklearn.cluster import SpectralClustering
+from sklearn.manifold import TSNE
 from sklearn.neighbors import NearestNeighbors
 from torch import nn
 
 __all__ = [
+    "TSNE_MAX_ROWS",
     "GraphConv",
     "LinkageGCN",
     "Subgraphs",
@@ -47,7 +51,12 @@ __all__ = [
     "pivot_subgraphs",
     "shared_neighbours",
     "spectral_cut",
+    "tsne_map",
 ]
+
+
+#: skhda's "auto" rules use t-SNE (:func:`tsne_map`) on vector targets up to this many rows
+TSNE_MAX_ROWS = 5_000
 
 
 # ------------------------------------------------------------------ kNN
@@ -99,6 +108,41 @@ def knn_indices(Z, k, batch_size=2048, metric="cosine"):
         out[rows, 0] = rows
         out[rows, 1:] = idx[~is_self].reshape(len(rows), k)
     return out
+
+
+def tsne_map(X, random_state=0, normalize=True):
+    """2-d :class:`~sklearn.manifold.TSNE` map of the (L2-normalised) rows of ``X``.
+
+    PCA start, perplexity ``min(30, (n - 1) / 3)``. The manifold embedding
+    of skhda's t-SNE steps (CKM's ``recluster="tsne"``): k-means or
+    neighbours in this map follow the data's manifold rather than its raw
+    Euclidean geometry. t-SNE costs ``O(n log n)`` (seconds at a few
+    thousand rows); callers keep it to small inputs.
+
+    Parameters
+    ----------
+    X : array-like of shape (n, d)
+        ``n >= 2``.
+    random_state : int, default=0
+    normalize : bool, default=True
+        Scale every row to unit L2 norm first (cosine geometry).
+
+    Returns
+    -------
+    E : ndarray of shape (n, 2)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.vstack([np.eye(3)[[0] * 5], np.eye(3)[[1] * 5]]) + 0.01 * np.arange(10)[:, None]
+    >>> tsne_map(X).shape
+    (10, 2)
+    """
+    X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
+    if normalize:
+        X = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
+    perplexity = min(30.0, (len(X) - 1) / 3.0)
+    return TSNE(2, init="pca", perplexity=perplexity, random_state=random_state).fit_transform(X)
 
 
 def shared_neighbours(lists):
