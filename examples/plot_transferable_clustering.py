@@ -30,8 +30,9 @@ Xs, _, Xt, yt = make_domain_shift_blobs(5, 1000, random_state=0)
 # %%
 # Fit once, on the source rows only
 # ---------------------------------
-# ``n_init=1`` and 30 epochs keep this fast (the default ``n_init=3`` keeps
-# the best of three restarts by training loss).
+# ``n_init=1`` and 30 epochs keep this fast (for vectors the default
+# ``n_init="auto"`` trains three and keeps the one whose partition cuts the
+# rows' neighbour graph least).
 tdcm = TDCM(n_clusters=5, epochs=30, n_init=1, random_state=0).fit(Xs)
 
 # %%

@@ -387,6 +387,9 @@ def test_ccn_restarts_kept_by_the_graph_cut(task):
     assert len(est.history_) == 2 and est.histories_["cluster"] is est.history_
     one = CCN(5, similarity=G, n_init=1, **{**FAST, "epochs": 2}).fit(Xs, ys, Xt)
     assert one.n_init_ == 1 and one.init_scores_ == [0.0]
+    # without the target graph the neighbourhoods are not trusted: one net
+    off = CCN(5, similarity=G, target_graph="off", **{**FAST, "epochs": 1}).fit(Xs, ys, Xt)
+    assert off.n_init_ == 1
 
 
 def test_ccn_target_graph_rule(task):

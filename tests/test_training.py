@@ -343,6 +343,21 @@ def test_conv_encoder_decoder_shapes(shape):
     assert make_decoder((64,), 6)(torch.zeros(2, 6)).shape == (2, 64)
 
 
+def test_conv_nets_run_channels_last_on_cpu_with_the_same_values(monkeypatch):
+    """The CPU speed-up (NHWC layout for oneDNN) changes the layout, not the function."""
+    import skhda.nn.encoders as encoders
+
+    torch.manual_seed(0)
+    enc, dec = ConvEncoder((1, 16, 16), 6), ConvDecoder(6, (1, 16, 16))
+    x = torch.randn(4, 1, 16, 16)
+    assert encoders._cpu_channels_last(x).is_contiguous(memory_format=torch.channels_last)
+    assert encoders._cpu_channels_last(torch.zeros(2, 3)).shape == (2, 3)   # not 4-d: as is
+    z, r = enc(x), dec(enc(x))
+    monkeypatch.setattr(encoders, "CPU_CHANNELS_LAST", False)
+    torch.testing.assert_close(enc(x), z, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(dec(enc(x)), r, rtol=1e-4, atol=1e-5)
+
+
 def test_domain_encoder_shared_and_separate():
     shared = MLPEncoder(4, 2)
     enc = DomainEncoder(shared)

@@ -121,6 +121,20 @@ def _conv_sizes(h, w, n_blocks):
     return sizes
 
 
+#: CPU conv nets run on channels-last (NHWC) tensors, measured faster there
+CPU_CHANNELS_LAST = True
+
+
+def _cpu_channels_last(x):
+    """``x`` in channels-last memory format on the CPU (faster oneDNN convolutions), else as is.
+
+    Same values, another memory layout: a 4-d CPU tensor is made NHWC-contiguous.
+    """
+    if CPU_CHANNELS_LAST and x.dim() == 4 and x.device.type == "cpu":
+        return x.contiguous(memory_format=torch.channels_last)
+    return x
+
+
 class ConvEncoder(nn.Module):
     """Conv(3x3) -> BN -> ReLU -> MaxPool(2) blocks, then a linear embedding.
 
@@ -151,7 +165,7 @@ class ConvEncoder(nn.Module):
         self.out_features = out_features
 
     def forward(self, x):
-        return self.fc(self.features(x).flatten(1))
+        return self.fc(self.features(_cpu_channels_last(x)).flatten(1))
 
 
 class ConvDecoder(nn.Module):
@@ -176,7 +190,8 @@ class ConvDecoder(nn.Module):
         self.output_shape = tuple(output_shape)
 
     def forward(self, z):
-        return self.net(torch.relu(self.fc(z)).view(len(z), *self.start_shape))
+        return self.net(_cpu_channels_last(torch.relu(self.fc(z)).view(len(z),
+                                                                      *self.start_shape)))
 
 
 def make_encoder(input_shape, embedding_dim, hidden_dims=(256, 128), channels=(32, 64),

@@ -73,9 +73,11 @@ def _digit_rows(paper_nmi):
 
 
 def _tdcm_blobs(k, seed, **extra):
-    # tdcm.md's synthetic protocol, pinned (lambda_neighbors / beta: the defaults it ran with)
+    # tdcm.md's synthetic protocol, pinned (lambda_neighbors / beta / the restart rule: the
+    # defaults it ran with)
     params = {"hidden_dims": (32,), "embedding_dim": max(10, k), "epochs": 30, "n_init": 3,
-              "lambda_neighbors": 0.0, "beta": 1.0, "device": "cpu", "random_state": seed}
+              "restart_criterion": "loss", "lambda_neighbors": 0.0, "beta": 1.0, "device": "cpu",
+              "random_state": seed}
     return TDCM(k, **{**params, **extra})
 
 
