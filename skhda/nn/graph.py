@@ -148,6 +148,18 @@ def tsne_map(X, random_state=0, normalize=True):
 def shared_neighbours(lists):
     """Share of common entries of every pair of neighbour lists ``(B, k)`` -> ``(B, B)``.
 
+    CCN's ``target_graph`` labels a pair of rows by it (memory ``O(B^2 + B k)``).
+
+    Parameters
+    ----------
+    lists : LongTensor of shape (B, k)
+        Each row's neighbour indices (distinct within a row).
+
+    Returns
+    -------
+    shared : Tensor of shape (B, B)
+        ``|lists_i & lists_j| / k``.
+
     Examples
     --------
     >>> import torch
