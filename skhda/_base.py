@@ -912,10 +912,10 @@ class BaseDeepDA(DeepMixin, BaseDAEstimator):
         raise NotImplementedError
 
     # ------------------------------------------------------------ inference
-    def _embed(self, X, domain):
-        model = self.net_.module_
-        return batched_apply(lambda x: model.embed(x, domain), X, self.net_.device,
-                             module=model)
+    def _embed(self, X, domain, net=None):
+        net = self.net_ if net is None else net
+        model = net.module_
+        return batched_apply(lambda x: model.embed(x, domain), X, net.device, module=model)
 
     def transform(self, X, domain="target"):
         """The learned embedding of ``X`` (rows of ``domain``).

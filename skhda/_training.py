@@ -718,31 +718,30 @@ def best_of(candidates, loss):
     return best, losses
 
 
-def graph_cut_rank(X, n_clusters, predict, n_neighbors=10, reduce="sum"):
-    """A label-free ``loss`` for :func:`best_of`: how badly a model's partition cuts ``X``'s graph.
+def graph_cut_rank(neighbors, n_clusters, predict, reduce="sum"):
+    """A label-free ``loss`` for :func:`best_of`: how badly a model's partition cuts a graph.
 
-    ``predict(candidate)`` gives the candidate's cluster of each row of
-    ``X``; the rank is the normalised cut of that partition on the
-    ``n_neighbors``-nearest-neighbour graph of ``X`` (cosine,
-    :func:`skhda.nn.graph.knn_indices`; :func:`skhda.metrics.knn_normalized_cut`),
-    computed once. Lower is better: the restart that least often separates
-    a row from its neighbours, i.e. spectral clustering's objective used to
-    choose, not to fit. ``reduce="mean"``: the mean share per non-empty
-    cluster, for an ``n_clusters`` that may be an upper bound.
+    ``predict(candidate)`` gives the candidate's cluster of each row; the
+    rank is the normalised cut of that partition on the rows' neighbour
+    lists ``neighbors`` (e.g. :func:`skhda.nn.graph.knn_indices`;
+    :func:`skhda.metrics.knn_normalized_cut`). Lower is better: the restart
+    that least often separates a row from its neighbours, i.e. spectral
+    clustering's objective used to choose, not to fit. ``reduce="mean"``:
+    the mean share per non-empty cluster, for an ``n_clusters`` that may be
+    an upper bound.
 
     Examples
     --------
     >>> import numpy as np
+    >>> from skhda.nn.graph import knn_indices
     >>> X = np.vstack([np.eye(2)[[0] * 6], np.eye(2)[[1] * 6]]) + 0.01
-    >>> rank = graph_cut_rank(X, 2, predict=lambda labels: labels, n_neighbors=3)
+    >>> rank = graph_cut_rank(knn_indices(X, 3), 2, predict=lambda labels: labels)
     >>> best_of([np.arange(12) % 2, np.repeat([0, 1], 6)], rank)[0].tolist()
     [0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1]
     """
     from .metrics import knn_normalized_cut
-    from .nn.graph import knn_indices
 
-    graph = knn_indices(X, int(n_neighbors))
-    return lambda candidate: knn_normalized_cut(graph, predict(candidate), n_clusters, reduce)
+    return lambda candidate: knn_normalized_cut(neighbors, predict(candidate), n_clusters, reduce)
 
 
 @torch.no_grad()

@@ -774,7 +774,8 @@ class CCN(_CCNBase):
                                         loss_weights=weights)
 
         Xt = data.X_target
-        rank = (graph_cut_rank(Xt.reshape(len(Xt), -1), k, lambda net: self._labels(Xt, net=net),
+        rank = (graph_cut_rank(knn_indices(Xt.reshape(len(Xt), -1), 10), k,
+                               lambda net: self._labels(Xt, net=net),
                                reduce="mean")   # n_clusters may be an upper bound
                 if self.n_init_ > 1 and self.epochs > 0 else lambda net: 0.0)
         self.net_, self.init_scores_ = best_of(restarts(), rank)

@@ -521,16 +521,32 @@ class TDCM(BaseDeepDA):
             return _AUTO_BETA_NEIGHBORS if neighbors > 0 else 1.0
         return float(self.beta)
 
-    def _training_set(self, data, model, source, target, neighbors):
-        """The stage's dataset; with ``neighbors``, each part's kNN table and the model's pool."""
+    def _neighbor_tables(self, data):
+        """Each domain's kNN table (``n_neighbors``, cosine), computed once per fit on first use.
+
+        Shared by the neighbour term of every stage and restart and by the
+        restart ranking (:meth:`_restart_score`).
+        """
+        tables = {}
+
+        def table(domain):
+            if domain not in tables:
+                X = data.X_source if domain == "source" else data.X_target
+                tables[domain] = knn_indices(X, int(self.n_neighbors))
+            return tables[domain]
+
+        return table
+
+    def _training_set(self, data, model, source, target, neighbor_table=None):
+        """The stage's dataset; with ``neighbor_table``, each part's kNN table and the pool."""
         parts = {"source": data.X_source if source else None,
                  "target": data.X_target if target else None}
         extra = {}
         model.pool = {}
-        if neighbors:
+        if neighbor_table is not None:
             for domain, X in parts.items():
                 if X is not None and len(X) > 1:
-                    extra[domain] = {"neighbors": knn_indices(X, int(self.n_neighbors))}
+                    extra[domain] = {"neighbors": neighbor_table(domain)}
                     model.pool[domain] = torch.as_tensor(X)
         return data.dataset("X" if source else None, "X" if target else None, extra=extra)
 
@@ -560,6 +576,8 @@ class TDCM(BaseDeepDA):
             weights["consistency"] = float(self.lambda_consistency)
 
         self.n_init_ = self._n_restarts(data)
+        table = self._neighbor_tables(data)
+        neighbor_table = table if neighbors > 0 else None
 
         def restarts():   # like KMeans(n_init): keep the best by restart_criterion
             for _ in range(self.n_init_):
@@ -574,26 +592,27 @@ class TDCM(BaseDeepDA):
                                 else self._make_contrast(data.shapes["source"], contrast_params))
                 model = _TDCMModule(encoder, blocks, bool(self.standardize_embedding), contrast,
                                     consistency=float(self.lambda_consistency) > 0)
-                train = self._training_set(data, model, True, on_target, neighbors > 0)
+                train = self._training_set(data, model, True, on_target, neighbor_table)
                 net = self._train_stage("train", model, train, self.epochs, **common)
                 model.pool = {}
                 yield net
 
-        self.net_, self.init_losses_ = best_of(restarts(), self._restart_score(data, on_target))
+        self.net_, self.init_losses_ = best_of(restarts(),
+                                               self._restart_score(data, on_target, table))
         model, blocks = self.net_.module_, self.net_.module_.blocks
         self.histories_["train"] = self.history_ = self.net_.history
         finetune = self.finetune_epochs if data.X_target is not None else 0
         if data.heterogeneous and finetune == 0 and not on_target:
             finetune = self.epochs  # the target encoder can only learn here
         if finetune > 0:
-            train = self._training_set(data, model, False, True, neighbors > 0)
+            train = self._training_set(data, model, False, True, neighbor_table)
             self.net_ = self._train_stage("finetune", model, train, finetune, **common)
             model.pool = {}
         self.initial_centroids_ = blocks.initial_centroids.detach().cpu().numpy().copy()
         z, _, centroids = self._adapt(data.X_source, "source")
         self.cluster_centers_ = centroids
 
-    def _restart_score(self, data, on_target):
+    def _restart_score(self, data, on_target, neighbor_table):
         """How ``n_init`` ranks a trained net: lower is better (see ``n_init``).
 
         One run: nothing to compare (0). Else the normalised cut, on the kNN
@@ -607,23 +626,15 @@ class TDCM(BaseDeepDA):
             return lambda net: net.history[-1, "train_loss"]
         domain = "target" if on_target else "source"
         X = data.X_target if on_target else data.X_source
-        return graph_cut_rank(X, self.n_clusters_, lambda net: self._predict_with(net, X, domain),
-                              int(self.n_neighbors))
-
-    def _predict_with(self, net, X, domain):
-        saved = self.__dict__.get("net_")
-        self.net_ = net
-        try:
-            return self._proba(X, domain).argmax(1)
-        finally:
-            self.net_ = saved
+        return graph_cut_rank(neighbor_table(domain), self.n_clusters_,
+                              lambda net: self._proba(X, domain, net).argmax(1))
 
     # ------------------------------------------------------------ inference
-    def _adapt(self, X, domain):
-        """Standardised embedding of ``X``, adaptation rows, adapted centroids."""
-        model = self.net_.module_
-        device = self.net_.device
-        z = torch.as_tensor(self._embed(X, domain))
+    def _adapt(self, X, domain, net=None):
+        """Standardised embedding of ``X``, adaptation rows, adapted centroids (``net_``'s)."""
+        net = self.net_ if net is None else net
+        model, device = net.module_, net.device
+        z = torch.as_tensor(self._embed(X, domain, net))
         rows = np.arange(len(z))
         if len(z) > self.adapt_max_rows:
             rng = check_random_state(self._fit_seed)
@@ -670,12 +681,12 @@ class TDCM(BaseDeepDA):
         """
         return self._proba(self._validate_X(X, domain), domain)
 
-    def _proba(self, X, domain):
-        z, _, centroids = self._adapt(X, domain)
-        model = self.net_.module_
-        c = torch.as_tensor(centroids).to(self.net_.device)
-        return batched_apply(lambda zz: model.blocks.assign(zz, c), z, self.net_.device,
-                             module=model)
+    def _proba(self, X, domain, net=None):
+        net = self.net_ if net is None else net
+        z, _, centroids = self._adapt(X, domain, net)
+        model = net.module_
+        c = torch.as_tensor(centroids).to(net.device)
+        return batched_apply(lambda zz: model.blocks.assign(zz, c), z, net.device, module=model)
 
     def predict(self, X, domain="target"):
         """Cluster id (``0..n_clusters-1``) of each row of ``X``.

@@ -377,12 +377,14 @@ def test_shared_neighbours_override_g_where_confident():
 def test_ccn_restarts_kept_by_the_graph_cut(task):
     """n_init "auto": 3 clustering nets for vectors, the lowest cut of the target's graph kept."""
     from skhda._training import graph_cut_rank
+    from skhda.nn.graph import knn_indices
 
     Xs, ys, Xt, _ = task
     G = SimilarityNetwork(**{**FAST_G, "epochs": 1})
     est = CCN(5, similarity=G, **{**FAST, "epochs": 2}).fit(Xs, ys, Xt)
     assert est.n_init_ == 3 and len(est.init_scores_) == 3
-    kept = graph_cut_rank(Xt, 5, lambda labels: labels, reduce="mean")(est.labels_)
+    kept = graph_cut_rank(knn_indices(Xt, 10), 5, lambda labels: labels,
+                          reduce="mean")(est.labels_)
     assert kept == pytest.approx(min(est.init_scores_))
     assert len(est.history_) == 2 and est.histories_["cluster"] is est.history_
     one = CCN(5, similarity=G, n_init=1, **{**FAST, "epochs": 2}).fit(Xs, ys, Xt)
