@@ -87,8 +87,6 @@ __all__ = ["CKM", "DCNAdapter", "DECAdapter"]
 
 #: above this many target rows the spectral init uses LOBPCG (linear memory)
 _SPECTRAL_ARPACK_MAX_ROWS = 20_000
-#: recluster="auto" uses t-SNE + k-means up to this many target rows (vector inputs)
-_TSNE_MAX_ROWS = TSNE_MAX_ROWS
 _USE_SOURCE = ("all", "reconstruction", "none")
 _INIT = ("kmeans++", "spectral")
 _PARTS = ("target", "source", "labelled")   # the parts' order (the iterator draws in it)
@@ -492,14 +490,14 @@ class _AdaptiveClustering(BaseDeepDA):
         return sc.fit_predict(X).astype(np.int64)
 
     def _recluster_method(self, data):
-        """``recluster``; ``"auto"``: ``"tsne"`` for vectors up to ``_TSNE_MAX_ROWS`` target rows.
+        """``recluster``; ``"auto"``: ``"tsne"`` for vectors up to ``TSNE_MAX_ROWS`` target rows.
 
         Images (and larger targets) keep ``"spectral"``.
         """
         if self.recluster != "auto":
             return self.recluster
         vectors = len(data.shapes["target"]) == 1
-        return "tsne" if vectors and len(data.X_target) <= _TSNE_MAX_ROWS else "spectral"
+        return "tsne" if vectors and len(data.X_target) <= TSNE_MAX_ROWS else "spectral"
 
     def _pseudo_refresh(self, data):
         """``pseudo_refresh``; ``"auto"``: every 2 epochs (spectral), 10 (t-SNE, seconds a call)."""

@@ -253,7 +253,7 @@ def test_recluster_rule_follows_the_data(digits, monkeypatch):
     assert [f(vectors) for f in rule] == ["tsne", 10, 20]
     images = est._validate_fit(Xs.reshape(-1, 8, 8), ys, Xt.reshape(-1, 8, 8), None)
     assert [f(images) for f in rule] == ["spectral", 2, 10]
-    monkeypatch.setattr(ckm_module, "_TSNE_MAX_ROWS", len(Xt) - 1)   # a "large" target
+    monkeypatch.setattr(ckm_module, "TSNE_MAX_ROWS", len(Xt) - 1)   # a "large" target
     assert est._recluster_method(vectors) == "spectral"
     est.set_params(recluster="tsne", pseudo_refresh=3)
     assert (est._recluster_method(images), est._pseudo_refresh(images)) == ("tsne", 3)
