@@ -8,6 +8,10 @@ same digits (pixels / 16, flat vectors):
 - ``even-odd`` and ``odd-even``;
 - ``rand1`` .. ``rand3``: random 5 / 5 class splits (``numpy`` seeds 1-3,
   the demo split and its reverse rejected);
+- ``good13``, ``good15``, ``good21``, ``good25``, ``good31``: random splits
+  (``numpy`` seeds 13-31) on which the 10-NN spectral clustering of the
+  target already scores 0.94-0.97, as on the demo (``--submode`` prints
+  where its errors lie);
 - ``held03679``, ``held04579``, ``held04578``: the random splits of
   ``skhda.benchmark``'s ``digits-proxy`` task, kept out of the choice and
   used only to check the chosen defaults afterwards;
@@ -39,6 +43,7 @@ import torch
 from sklearn.cluster import KMeans, SpectralClustering
 from sklearn.datasets import load_digits
 from sklearn.metrics import normalized_mutual_info_score
+from sklearn.neighbors import NearestNeighbors
 
 import skhda
 from skhda.datasets import make_domain_shift_blobs
@@ -58,6 +63,11 @@ def class_splits():
         perm = np.random.RandomState(seed).permutation(10)
         src, tgt = sorted(perm[:5].tolist()), sorted(perm[5:].tolist())
         splits[f"rand{seed}"] = (src, tgt)
+    # "good-graph" splits: the random splits (numpy seeds 4-39, the ones above rejected) whose
+    # 10-NN spectral clustering of the target already scores 0.94-0.97, as on the demo
+    for seed in (13, 15, 21, 25, 31):
+        perm = np.random.RandomState(seed).permutation(10)
+        splits[f"good{seed}"] = (sorted(perm[:5].tolist()), sorted(perm[5:].tolist()))
     # held out from the choice: the random splits of skhda.benchmark's ``digits-proxy``
     # task (seed 12345), used only to check the chosen defaults afterwards
     for src in ((0, 3, 6, 7, 9), (0, 4, 5, 7, 9), (0, 4, 5, 7, 8)):
@@ -102,6 +112,26 @@ def fit_score(method, params, task, seed, source_only=False):
             "nmi": float(normalized_mutual_info_score(yt, labels)), "seconds": dt}
 
 
+def submode_report(task):
+    """Where the 10-NN spectral clustering of a task's target errs, and how tight those rows are.
+
+    Prints the misassigned rows per true class (a row is misassigned when its
+    cluster's majority class is another one) and the share of their 10 nearest
+    rows (pixels) that are misassigned too: near 1, a sub-mode the graph
+    attaches as a whole to the wrong cluster.
+    """
+    _, _, Xt, yt = load_task(task)
+    classes = np.unique(yt)
+    labels = SpectralClustering(len(classes), affinity="nearest_neighbors", n_neighbors=10,
+                                random_state=0).fit_predict(Xt)
+    majority = np.array([np.bincount(yt[labels == j]).argmax() for j in range(len(classes))])
+    wrong = np.flatnonzero(majority[labels] != yt)
+    nn = NearestNeighbors(n_neighbors=11).fit(Xt).kneighbors(Xt, return_distance=False)[:, 1:]
+    per_class = {int(c): int(np.sum(yt[wrong] == c)) for c in classes}
+    print(f"{task}: spectral ACC {cluster_accuracy(yt, labels):.3f}, misassigned {len(wrong)} "
+          f"{per_class}, their 10-NN misassigned too: {np.isin(nn[wrong], wrong).mean():.2f}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--method", default="CKM")
@@ -113,7 +143,13 @@ def main(argv=None):
     parser.add_argument("--no-save", action="store_true")
     parser.add_argument("--source-only", action="store_true",
                         help="fit without X_target (TDCM's transfer by the forward pass)")
+    parser.add_argument("--submode", action="store_true",
+                        help="print where the target's spectral clustering errs, and exit")
     args = parser.parse_args(argv)
+    if args.submode:
+        for task in args.tasks.split(","):
+            submode_report(task)
+        return
     torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore", message="Graph is not fully connected")
     tasks, seeds = args.tasks.split(","), [int(s) for s in args.seeds.split(",")]
