@@ -211,6 +211,22 @@ def test_spectral_init_pseudo_labels_and_refresh(cls, digits):
     assert set(est.predict(Xt)) <= set(yt)
 
 
+def test_ssda_centroids_start_at_the_named_graph_or_the_labelled_means(digits):
+    """SSDA with init="spectral": the named graph's cluster means; "kmeans++": eq. 6."""
+    Xs, ys, Xt, yt = digits
+    y_semi = np.full_like(yt, -1)
+    for c in np.unique(yt):
+        y_semi[np.flatnonzero(yt == c)[:3]] = c
+    for init in ("spectral", "kmeans++"):
+        est = CKM(**{**FAST, "epochs": 0, "init": init}).fit(Xs, ys, Xt, y_semi)
+        Z = est.transform(Xt)
+        named = np.searchsorted(est.classes_, np.where(y_semi >= 0, y_semi, est.classes_[0]))
+        labels = est.init_labels_ if init == "spectral" else named
+        rows = np.ones(len(Xt), bool) if init == "spectral" else y_semi >= 0
+        expected = np.stack([Z[rows & (labels == j)].mean(0) for j in range(5)])
+        np.testing.assert_allclose(est.cluster_centers_, expected, rtol=1e-5, atol=1e-5)
+
+
 def test_spectral_init_matches_spectral_clustering(digits):
     """init="spectral" on the input rows is the kNN-graph spectral clustering of the pixels."""
     Xs, ys, Xt, yt = digits
