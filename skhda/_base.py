@@ -33,7 +33,7 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import Callback
 
-from ._training import DomainDataset, batched_apply, make_net
+from ._training import DomainDataset, batched_apply, best_of, make_net
 from ._validation import (
     HasMethods,
     Integral,
@@ -817,6 +817,28 @@ class DeepMixin:
         if stage == self._main_stage:
             self.history_ = net.history
         return net
+
+    def _train_restarts(self, stage, n_init, build, epochs, rank, **train_kwargs):
+        """Train ``n_init`` models for ``stage`` and keep the best by ``rank`` (lower is better).
+
+        The restarts of :class:`~sklearn.cluster.KMeans` (``n_init``) for a
+        training stage: ``build()`` returns a new ``(module, dataset)`` for
+        each run (new random weights), ``rank(net)`` scores a trained net
+        without labels (:func:`~skhda._training.best_of`; e.g.
+        :func:`~skhda._training.graph_cut_rank`). A run is built only when
+        its turn comes, and only the best so far is kept; its history is the
+        stage's. Returns the kept net and every run's score.
+        """
+        def runs():
+            for _ in range(n_init):
+                module, dataset = build()
+                yield self._train_stage(stage, module, dataset, epochs, **train_kwargs)
+
+        net, scores = best_of(runs(), rank)
+        self.histories_[stage] = net.history
+        if stage == self._main_stage:
+            self.history_ = net.history
+        return net, scores
 
     def _stage_seed(self, stage):
         return (self._fit_seed + sum(map(ord, stage))) % (2**31 - 1)

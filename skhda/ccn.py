@@ -66,7 +66,6 @@ from ._training import (
     DomainDataset,
     adapt_batchnorm,
     batched_apply,
-    best_of,
     graph_cut_rank,
 )
 from ._validation import (
@@ -766,20 +765,18 @@ class CCN(_CCNBase):
         dataset = data.dataset(source=None, extra={"target": {"g": Zg}})
         self.n_init_ = self._n_restarts(data)
 
-        def restarts():   # like KMeans(n_init): G's pair labels are shared, the net is new
-            for _ in range(self.n_init_):
-                model = _ClusteringModel(self._make_encoder(data), self.embedding_dim, k,
-                                         self._make_loss(), supervision, copy.deepcopy(contrast))
-                yield self._train_stage("cluster", model, dataset, self.epochs,
-                                        loss_weights=weights)
+        def build():   # one run of n_init: G's pair labels are shared, the net is new
+            return _ClusteringModel(self._make_encoder(data), self.embedding_dim, k,
+                                    self._make_loss(), supervision,
+                                    copy.deepcopy(contrast)), dataset
 
         Xt = data.X_target
         rank = (graph_cut_rank(knn_indices(Xt.reshape(len(Xt), -1), 10), k,
                                lambda net: self._labels(Xt, net=net),
                                reduce="mean")   # n_clusters may be an upper bound
                 if self.n_init_ > 1 and self.epochs > 0 else lambda net: 0.0)
-        self.net_, self.init_scores_ = best_of(restarts(), rank)
-        self.histories_["cluster"] = self.history_ = self.net_.history
+        self.net_, self.init_scores_ = self._train_restarts(
+            "cluster", self.n_init_, build, self.epochs, rank, loss_weights=weights)
         supervision.release_graph()
         self.labels_ = self._labels(data.X_target)
         self.n_clusters_found_ = int(n_dominant_clusters(self.labels_, k))

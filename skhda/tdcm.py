@@ -579,28 +579,25 @@ class TDCM(BaseDeepDA):
         table = self._neighbor_tables(data)
         neighbor_table = table if neighbors > 0 else None
 
-        def restarts():   # like KMeans(n_init): keep the best by restart_criterion
-            for _ in range(self.n_init_):
-                blocks = CentroidBlocks(k, self.embedding_dim, self.n_blocks,
-                                        float(self.temperature), bool(self.symmetric),
-                                        float(self.negative_slope), init_noise=0.1)
-                encoder = (copy.deepcopy(pretrained.encoder) if pretrained is not None
-                           else self._make_encoder(data, float(self.encoder_negative_slope)))
-                contrast = None
-                if two_views:
-                    contrast = (copy.deepcopy(pretrained.contrast) if pretrained is not None
-                                else self._make_contrast(data.shapes["source"], contrast_params))
-                model = _TDCMModule(encoder, blocks, bool(self.standardize_embedding), contrast,
-                                    consistency=float(self.lambda_consistency) > 0)
-                train = self._training_set(data, model, True, on_target, neighbor_table)
-                net = self._train_stage("train", model, train, self.epochs, **common)
-                model.pool = {}
-                yield net
+        def build():   # one run of n_init: new blocks and encoder (or the pretrained one)
+            blocks = CentroidBlocks(k, self.embedding_dim, self.n_blocks,
+                                    float(self.temperature), bool(self.symmetric),
+                                    float(self.negative_slope), init_noise=0.1)
+            encoder = (copy.deepcopy(pretrained.encoder) if pretrained is not None
+                       else self._make_encoder(data, float(self.encoder_negative_slope)))
+            contrast = None
+            if two_views:
+                contrast = (copy.deepcopy(pretrained.contrast) if pretrained is not None
+                            else self._make_contrast(data.shapes["source"], contrast_params))
+            model = _TDCMModule(encoder, blocks, bool(self.standardize_embedding), contrast,
+                                consistency=float(self.lambda_consistency) > 0)
+            return model, self._training_set(data, model, True, on_target, neighbor_table)
 
-        self.net_, self.init_losses_ = best_of(restarts(),
-                                               self._restart_score(data, on_target, table))
+        self.net_, self.init_losses_ = self._train_restarts(
+            "train", self.n_init_, build, self.epochs,
+            self._restart_score(data, on_target, table), **common)
         model, blocks = self.net_.module_, self.net_.module_.blocks
-        self.histories_["train"] = self.history_ = self.net_.history
+        model.pool = {}   # the training rows are not kept with the fitted model
         finetune = self.finetune_epochs if data.X_target is not None else 0
         if data.heterogeneous and finetune == 0 and not on_target:
             finetune = self.epochs  # the target encoder can only learn here
