@@ -28,13 +28,15 @@ lambda_pseudo=0, pseudo_refresh=0, lambda_source_pretrain=0``):
 - ``init="spectral"``: the centroids start at the means of a spectral
   clustering (kNN graph) of the target, built on the encoder's features
   (``init_features``; on the inputs when stage 1 saw no labels) instead of
-  k-means on the embedding;
+  k-means on the embedding; ``init="tsne"`` (``"auto"`` for images up to
+  5,000 target rows) starts from k-means on a t-SNE map of the inputs
+  beside the encoder's features instead;
 - ``lambda_pseudo``: the graph's clusters are also pseudo-labels of a
   cross-entropy term of the RBF classifier ``r_M`` on the target (the
   k-shot loss of equation 7 applied to every target row), re-clustered on
   the current features every ``pseudo_refresh`` epochs (self-training);
 - ``recluster``: what re-clusters them: the same spectral clustering, or
-  (``"auto"`` on vector inputs up to 5,000 target rows) k-means on a t-SNE
+  (``"auto"`` up to 5,000 target rows) k-means on a t-SNE
   map of the inputs beside the encoder's features, which lets the joint
   stage leave a graph partition that merged two classes and split another;
 - ``augment``: random affine jitter (rotation, scale, shift) of image
@@ -88,7 +90,7 @@ __all__ = ["CKM", "DCNAdapter", "DECAdapter"]
 #: above this many target rows the spectral init uses LOBPCG (linear memory)
 _SPECTRAL_ARPACK_MAX_ROWS = 20_000
 _USE_SOURCE = ("all", "reconstruction", "none")
-_INIT = ("kmeans++", "spectral")
+_INIT = ("auto", "kmeans++", "spectral", "tsne")
 _PARTS = ("target", "source", "labelled")   # the parts' order (the iterator draws in it)
 
 
@@ -225,9 +227,10 @@ _PARAMS_DOC = """
         Epochs of stage 1 (autoencoder pretraining, ``L_AE``).
     epochs : int or "auto", default="auto"
         Epochs of stage 2 (joint training). ``"auto"``: 20 when the
-        pseudo-labels are refreshed by t-SNE (``recluster``; the refresh
-        comes after 10 epochs and the embedding gets 10 more to follow it),
-        else 10 (the previous default, kept for images).
+        pseudo-labels start from the spectral graph (``init``) and are
+        refreshed by t-SNE (``recluster``; the refresh comes after 10 epochs
+        and the embedding gets 10 more to follow it), else 10 (a t-SNE or
+        k-means++ start, or the spectral refresh).
     lambda_cluster : float, default=1.0
         ``lambda_1``, weight of the clustering loss.
     lambda_source : float, default=1.0
@@ -243,12 +246,20 @@ _PARAMS_DOC = """
         parameters; running statistics at inference). Keeps its scale fixed
         so the clustering loss cannot shrink it. False is paper-faithful.
         Not in the paper.
-    init : {"spectral", "kmeans++"}, default="spectral"
+    init : {"auto", "spectral", "tsne", "kmeans++"}, default="auto"
         UDA centroid initialisation. ``"kmeans++"`` (paper-faithful): k-means
         (k-means++ seeding, 10 restarts) on the pretrained target embedding.
         ``"spectral"``: the means, in the embedding, of the clusters of a
         spectral clustering (``SpectralClustering(affinity="nearest_neighbors")``)
-        of the target rows (features chosen by ``init_features``); in SSDA
+        of the target rows (features chosen by ``init_features``).
+        ``"tsne"``: the same with the clusters of ``recluster="tsne"``
+        (k-means on a t-SNE map of the inputs beside the stage-1 encoder's
+        features). ``"auto"``: ``"tsne"`` for image inputs with at most
+        5,000 target rows, else ``"spectral"``: on USPS 5-9 -> MNIST 0-4 the
+        graph of the encoder's features merges two digits and splits
+        another (0.71), the t-SNE map does not (0.99); on the vector digits
+        proxies a t-SNE start ended lower (0.966 against 0.972,
+        ``doc/benchmarks/ckm.md``). In SSDA
         the clusters are first named by Hungarian matching to the labelled
         rows (which keep their labels). With ``"kmeans++"``, SSDA centroids
         are the class means of the labelled rows (equation 6). Starting SSDA
@@ -259,7 +270,8 @@ _PARAMS_DOC = """
         ARPACK, whose memory grows about as the square of the rows. Not in
         the paper.
     init_neighbors : int, default=10
-        Neighbours of the kNN graph of ``init="spectral"``.
+        Neighbours of the kNN graph of ``init="spectral"`` (and of the
+        spectral re-clustering).
     init_features : {"auto", "input", "encoder"}, default="auto"
         What the graph is built on: the flattened input rows, or the target
         encoder's features before its last linear layer (L2-normalised rows).
@@ -268,17 +280,17 @@ _PARAMS_DOC = """
         ``lambda_source_pretrain > 0``), else the inputs (MLP features gave
         worse graphs than the pixels on both digit tasks).
     lambda_pseudo : float, default=10.0
-        With ``init="spectral"``: weight of the cross-entropy of the RBF
-        classifier ``r_M`` (softmax of ``-||z - mu_j||^2``) against the
-        graph's cluster of each target row (its pseudo-label) in stage 2;
-        0 uses the graph for the centroids only. Not in the paper.
+        With a graph start (``init`` other than ``"kmeans++"``): weight of
+        the cross-entropy of the RBF classifier ``r_M`` (softmax of
+        ``-||z - mu_j||^2``) against the graph's cluster of each target row
+        (its pseudo-label) in stage 2; 0 uses the graph for the centroids only. Not in the paper.
     pseudo_refresh : int or "auto", default="auto"
         Re-cluster the target on the current encoder features (``recluster``)
         every this many joint epochs and use the clusters as the new
         pseudo-labels (matched to the previous ones); 0 keeps the initial
-        ones. ``"auto"``: 2 with the spectral re-clustering, 10 with t-SNE
-        (seconds per call; once, half-way through the 20 ``"auto"``
-        epochs). Not in the paper.
+        ones. ``"auto"``: 2 with the spectral re-clustering; with t-SNE
+        (seconds per call) once, half-way through the ``"auto"`` epochs: 10
+        after a spectral start, 5 after a t-SNE start. Not in the paper.
     recluster : {"auto", "spectral", "tsne"}, default="auto"
         The clustering of the pseudo-label refreshes. ``"spectral"``: the
         kNN-graph spectral clustering of ``init="spectral"`` on the target
@@ -287,11 +299,12 @@ _PARAMS_DOC = """
         beside the encoder's features (N2D's manifold step with scikit-learn's
         t-SNE); it repairs the graph's merged / split clusters that the joint
         stage cannot leave on its own, and the encoder's features bring in
-        what the source labels taught. ``"auto"``: ``"tsne"`` for vector
-        inputs with at most 5,000 target rows (t-SNE costs seconds there and
-        grows as ``N log N``), else ``"spectral"`` (images keep the graph
-        refresh chosen on MNIST -> USPS). Chosen on proxy class splits of
-        sklearn's digits (``doc/benchmarks/defaults.md``). Not in the paper.
+        what the source labels taught. ``"auto"``: ``"tsne"`` for targets
+        of at most 5,000 rows (t-SNE costs seconds there and grows as
+        ``N log N``), else ``"spectral"``. Chosen on proxy class splits of
+        sklearn's digits (vectors, ``doc/benchmarks/defaults.md``) and on
+        USPS 5-9 -> MNIST 0-4 and MNIST 0-4 -> USPS 5-9 (images,
+        ``doc/benchmarks/ckm.md``). Not in the paper.
     lambda_source_pretrain : float, default=30.0
         Weight of the source cross-entropy ``L_CE`` added to ``L_AE`` in
         stage 1 (``use_source="all"`` only); 0 is paper-faithful (stage 1 =
@@ -335,7 +348,7 @@ class _AdaptiveClustering(BaseDeepDA):
 
     def __init__(self, n_clusters=None, *, use_source="all", pretrain_epochs=15, epochs="auto",
                  lambda_cluster=1.0, lambda_source=1.0, augment=0.6,
-                 standardize_embedding=True, init="spectral",
+                 standardize_embedding=True, init="auto",
                  init_neighbors=10, init_features="auto",
                  lambda_pseudo=10.0, pseudo_refresh="auto", recluster="auto",
                  lambda_source_pretrain=30.0,
@@ -429,10 +442,14 @@ class _AdaptiveClustering(BaseDeepDA):
         # labelled rows' class means (SSDA, eq. 6)
         Z = self._embed_with(model, data.X_target)
         graph = None
-        if self.init == "spectral":
+        init = self._init_method(data)
+        if init == "spectral":
             F_t = (self._hidden_features(model, data.X_target)
                    if self._graph_on_encoder(data) else data.X_target)
             graph = self._spectral_labels(F_t, n_clusters)
+        elif init == "tsne":   # the t-SNE refresh's clustering, on the stage-1 features
+            graph = self._tsne_labels(data, self._hidden_features(model, data.X_target),
+                                      n_clusters)
         if ssda:   # the graph's clusters named by the labelled rows, which keep their labels
             mask = data.labelled_target
             self.classes_, y_l = data.target_classes()
@@ -495,27 +512,45 @@ class _AdaptiveClustering(BaseDeepDA):
                                 random_state=self._fit_seed % (2**31 - 1))
         return sc.fit_predict(X).astype(np.int64)
 
-    def _recluster_method(self, data):
-        """``recluster``; ``"auto"``: ``"tsne"`` for vectors up to ``TSNE_MAX_ROWS`` target rows.
+    def _small_target(self, data):
+        """Whether the target is small enough for t-SNE (at most ``TSNE_MAX_ROWS`` rows)."""
+        return len(data.X_target) <= TSNE_MAX_ROWS
 
-        Images (and larger targets) keep ``"spectral"``.
+    def _init_method(self, data):
+        """``init``; ``"auto"``: ``"tsne"`` for images up to ``TSNE_MAX_ROWS`` target rows.
+
+        Vector inputs (and larger targets) start from ``"spectral"``.
         """
+        if self.init != "auto":
+            return self.init
+        images = len(data.shapes["target"]) == 3
+        return "tsne" if images and self._small_target(data) else "spectral"
+
+    def _recluster_method(self, data):
+        """``recluster``; ``"auto"``: ``"tsne"`` up to ``TSNE_MAX_ROWS`` target rows."""
         if self.recluster != "auto":
             return self.recluster
-        vectors = len(data.shapes["target"]) == 1
-        return "tsne" if vectors and len(data.X_target) <= TSNE_MAX_ROWS else "spectral"
+        return "tsne" if self._small_target(data) else "spectral"
 
     def _pseudo_refresh(self, data):
-        """``pseudo_refresh``; ``"auto"``: every 2 epochs (spectral), 10 (t-SNE, seconds a call)."""
+        """``pseudo_refresh``; ``"auto"``: every 2 epochs (spectral), 5 or 10 (t-SNE).
+
+        The t-SNE refresh comes half-way through the ``"auto"`` epochs: after
+        5 of 10 from a t-SNE start, after 10 of 20 from a graph start.
+        """
         if self.pseudo_refresh != "auto":
             return int(self.pseudo_refresh)
-        return 10 if self._recluster_method(data) == "tsne" else 2
+        if self._recluster_method(data) != "tsne":
+            return 2
+        return 10 if self._init_method(data) == "spectral" else 5   # half the "auto" epochs
 
     def _joint_epochs(self, data):
-        """``epochs``; ``"auto"``: 20 with the t-SNE refresh (10 epochs after it), else 10."""
+        """``epochs``; ``"auto"``: 20 for a t-SNE refresh after a spectral start, else 10."""
         if self.epochs != "auto":
             return int(self.epochs)
-        return 20 if self._recluster_method(data) == "tsne" else 10
+        graph_then_tsne = (self._init_method(data) == "spectral"
+                           and self._recluster_method(data) == "tsne")
+        return 20 if graph_then_tsne else 10
 
     def _recluster_labels(self, data, H, n_clusters):
         """The refresh's clustering of the target: spectral on ``H``, or t-SNE + k-means.
@@ -524,7 +559,13 @@ class _AdaptiveClustering(BaseDeepDA):
         ``H`` (2-d :class:`~sklearn.manifold.TSNE`, PCA start) and clusters
         the map with k-means (10 restarts), as N2D does with UMAP.
         """
-        if self._recluster_method(data) == "spectral" or len(H) <= n_clusters + 1:
+        if self._recluster_method(data) == "spectral":
+            return self._spectral_labels(H, n_clusters)
+        return self._tsne_labels(data, H, n_clusters)
+
+    def _tsne_labels(self, data, H, n_clusters):
+        """k-means (10 restarts) on a 2-d t-SNE map of the L2-normalised inputs beside ``H``."""
+        if len(H) <= n_clusters + 1:
             return self._spectral_labels(H, n_clusters)
         X = data.X_target.reshape(len(H), -1).astype(np.float64)
         X = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
@@ -678,7 +719,7 @@ class CKM(_AdaptiveClustering):
 
     def __init__(self, n_clusters=None, *, use_source="all", pretrain_epochs=15, epochs="auto",
                  lambda_cluster=1.0, lambda_source=1.0, lambda_kshot=1.0, temperature=1.0,
-                 final_temperature=0.1, augment=0.6, standardize_embedding=True, init="spectral",
+                 final_temperature=0.1, augment=0.6, standardize_embedding=True, init="auto",
                  init_neighbors=10, init_features="auto",
                  lambda_pseudo=10.0, pseudo_refresh="auto", recluster="auto",
                  lambda_source_pretrain=30.0,
@@ -754,7 +795,7 @@ class DECAdapter(_AdaptiveClustering):
 
     def __init__(self, n_clusters=None, *, use_source="all", pretrain_epochs=15, epochs="auto",
                  lambda_cluster=1.0, lambda_source=1.0, lambda_kshot=1.0, alpha=1.0,
-                 update_interval=20, augment=0.6, standardize_embedding=True, init="spectral",
+                 update_interval=20, augment=0.6, standardize_embedding=True, init="auto",
                  init_neighbors=10, init_features="auto",
                  lambda_pseudo=10.0, pseudo_refresh="auto", recluster="auto",
                  lambda_source_pretrain=30.0,
@@ -827,7 +868,7 @@ class DCNAdapter(_AdaptiveClustering):
 
     def __init__(self, n_clusters=None, *, use_source="all", pretrain_epochs=15, epochs="auto",
                  lambda_cluster=1.0, lambda_source=1.0, lambda_kshot=1.0, augment=0.6,
-                 standardize_embedding=True, init="spectral",
+                 standardize_embedding=True, init="auto",
                  init_neighbors=10, init_features="auto",
                  lambda_pseudo=10.0, pseudo_refresh="auto", recluster="auto",
                  lambda_source_pretrain=30.0,

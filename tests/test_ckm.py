@@ -258,21 +258,40 @@ def test_ckm_uda_beats_kmeans_on_digits():
 
 
 def test_recluster_rule_follows_the_data(digits, monkeypatch):
-    """recluster / pseudo_refresh / epochs "auto": a t-SNE refresh for small vector targets."""
+    """init / recluster / pseudo_refresh / epochs "auto": t-SNE for small targets.
+
+    Vectors start from the spectral graph and refresh by t-SNE after 10 of 20
+    epochs; images start from the t-SNE map and refresh after 5 of 10; large
+    targets keep the spectral graph throughout.
+    """
     import skhda.ckm as ckm_module
 
     Xs, ys, Xt, yt = digits
     est = CKM(5, **FAST)
     vectors = est._validate_fit(Xs, ys, Xt, None)
     est.set_params(epochs="auto")
-    rule = (est._recluster_method, est._pseudo_refresh, est._joint_epochs)
-    assert [f(vectors) for f in rule] == ["tsne", 10, 20]
+    rule = (est._init_method, est._recluster_method, est._pseudo_refresh, est._joint_epochs)
+    assert [f(vectors) for f in rule] == ["spectral", "tsne", 10, 20]
     images = est._validate_fit(Xs.reshape(-1, 8, 8), ys, Xt.reshape(-1, 8, 8), None)
-    assert [f(images) for f in rule] == ["spectral", 2, 10]
+    assert [f(images) for f in rule] == ["tsne", "tsne", 5, 10]
     monkeypatch.setattr(ckm_module, "TSNE_MAX_ROWS", len(Xt) - 1)   # a "large" target
-    assert est._recluster_method(vectors) == "spectral"
-    est.set_params(recluster="tsne", pseudo_refresh=3)
-    assert (est._recluster_method(images), est._pseudo_refresh(images)) == ("tsne", 3)
+    assert [f(vectors) for f in rule] == ["spectral", "spectral", 2, 10]
+    assert [f(images) for f in rule] == ["spectral", "spectral", 2, 10]
+    est.set_params(recluster="tsne", pseudo_refresh=3, init="kmeans++")
+    assert [f(images) for f in rule] == ["kmeans++", "tsne", 3, 10]
+    est.set_params(init="spectral")
+    assert [f(images) for f in rule] == ["spectral", "tsne", 3, 20]
+
+
+def test_tsne_init_starts_from_the_tsne_clusters(digits):
+    """init="tsne": the centroids are the embedding means of the t-SNE map's k-means clusters."""
+    Xs, ys, Xt, yt = digits
+    est = CKM(5, **{**FAST, "init": "tsne", "epochs": 0}).fit(Xs, ys, Xt)
+    Z = est.transform(Xt)
+    expected = np.stack([Z[est.init_labels_ == j].mean(0) for j in range(5)])
+    np.testing.assert_allclose(est.cluster_centers_, expected, rtol=1e-5, atol=1e-5)
+    # the map of the pixels beside the 2-epoch features finds the digits (measured 0.9+)
+    assert cluster_accuracy(yt, est.init_labels_) > 0.8
 
 
 def test_tsne_refresh_reclusters_the_target(digits):
