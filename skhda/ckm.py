@@ -437,9 +437,10 @@ class _AdaptiveClustering(BaseDeepDA):
                           self.pretrain_epochs,
                           loss_weights={"ce": float(self.lambda_source_pretrain)})
 
-        # centroids: init="spectral": means of the clusters of a kNN-graph spectral
-        # clustering; else k-means++ / k-means on the target embedding (UDA) or the
-        # labelled rows' class means (SSDA, eq. 6)
+        # centroids: the embedding means of a partition of the target, from a kNN-graph
+        # spectral clustering ("spectral") or k-means on a t-SNE map ("tsne"); with
+        # "kmeans++", k-means on the target embedding (UDA) or the labelled rows' class
+        # means (SSDA, eq. 6)
         Z = self._embed_with(model, data.X_target)
         graph = None
         init = self._init_method(data)
