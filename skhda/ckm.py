@@ -29,15 +29,16 @@ lambda_pseudo=0, pseudo_refresh=0, lambda_source_pretrain=0``):
   clustering (kNN graph) of the target, built on the encoder's features
   (``init_features``; on the inputs when stage 1 saw no labels) instead of
   k-means on the embedding; ``init="tsne"`` (``"auto"`` for images up to
-  5,000 target rows) starts from k-means on a t-SNE map of the inputs
+  10,000 target rows) starts from k-means on a t-SNE map of the inputs
   beside the encoder's features instead;
 - ``lambda_pseudo``: the graph's clusters are also pseudo-labels of a
   cross-entropy term of the RBF classifier ``r_M`` on the target (the
   k-shot loss of equation 7 applied to every target row), re-clustered on
   the current features every ``pseudo_refresh`` epochs (self-training);
 - ``recluster``: what re-clusters them: the same spectral clustering, or
-  (``"auto"`` up to 5,000 target rows) k-means on a t-SNE
-  map of the inputs beside the encoder's features, which lets the joint
+  (``"auto"`` up to 5,000 target rows of vectors, 10,000 of images)
+  k-means on a t-SNE map of the inputs beside the encoder's features, which
+  lets the joint
   stage leave a graph partition that merged two classes and split another;
 - ``augment``: random affine jitter (rotation, scale, shift) of image
   inputs in both stages, so the embedding groups a digit with its slightly
@@ -81,7 +82,7 @@ from .nn.clustering import (
     kshot_loss,
 )
 from .nn.encoders import _PerDomain
-from .nn.graph import TSNE_MAX_ROWS, tsne_map
+from .nn.graph import TSNE_MAX_IMAGE_ROWS, TSNE_MAX_ROWS, tsne_map
 from .nn.layers import RandomAffine
 from .nn.losses import reconstruction_loss
 
@@ -255,7 +256,7 @@ _PARAMS_DOC = """
         ``"tsne"``: the same with the clusters of ``recluster="tsne"``
         (k-means on a t-SNE map of the inputs beside the stage-1 encoder's
         features). ``"auto"``: ``"tsne"`` for image inputs with at most
-        5,000 target rows, else ``"spectral"``: on USPS 5-9 -> MNIST 0-4 the
+        10,000 target rows, else ``"spectral"``: on USPS 5-9 -> MNIST 0-4 the
         graph of the encoder's features merges two digits and splits
         another (0.71), the t-SNE map does not (0.99); on the vector digits
         proxies a t-SNE start ended lower (0.966 against 0.972,
@@ -300,8 +301,9 @@ _PARAMS_DOC = """
         t-SNE); it repairs the graph's merged / split clusters that the joint
         stage cannot leave on its own, and the encoder's features bring in
         what the source labels taught. ``"auto"``: ``"tsne"`` for targets
-        of at most 5,000 rows (t-SNE costs seconds there and grows as
-        ``N log N``), else ``"spectral"``. Chosen on proxy class splits of
+        of at most 5,000 rows of vectors or 10,000 images (t-SNE costs
+        seconds to a minute there and grows as ``N log N``), else
+        ``"spectral"``. Chosen on proxy class splits of
         sklearn's digits (vectors, ``doc/benchmarks/defaults.md``) and on
         USPS 5-9 -> MNIST 0-4 and MNIST 0-4 -> USPS 5-9 (images,
         ``doc/benchmarks/ckm.md``). Not in the paper.
@@ -514,11 +516,15 @@ class _AdaptiveClustering(BaseDeepDA):
         return sc.fit_predict(X).astype(np.int64)
 
     def _small_target(self, data):
-        """Whether the target is small enough for t-SNE (at most ``TSNE_MAX_ROWS`` rows)."""
-        return len(data.X_target) <= TSNE_MAX_ROWS
+        """Whether the target is small enough for t-SNE.
+
+        At most ``TSNE_MAX_ROWS`` rows of vectors, ``TSNE_MAX_IMAGE_ROWS`` of images.
+        """
+        images = len(data.shapes["target"]) == 3
+        return len(data.X_target) <= (TSNE_MAX_IMAGE_ROWS if images else TSNE_MAX_ROWS)
 
     def _init_method(self, data):
-        """``init``; ``"auto"``: ``"tsne"`` for images up to ``TSNE_MAX_ROWS`` target rows.
+        """``init``; ``"auto"``: ``"tsne"`` for images up to ``TSNE_MAX_IMAGE_ROWS`` target rows.
 
         Vector inputs (and larger targets) start from ``"spectral"``.
         """
@@ -528,7 +534,7 @@ class _AdaptiveClustering(BaseDeepDA):
         return "tsne" if images and self._small_target(data) else "spectral"
 
     def _recluster_method(self, data):
-        """``recluster``; ``"auto"``: ``"tsne"`` up to ``TSNE_MAX_ROWS`` target rows."""
+        """``recluster``; ``"auto"``: ``"tsne"`` for small targets (``_small_target``)."""
         if self.recluster != "auto":
             return self.recluster
         return "tsne" if self._small_target(data) else "spectral"
