@@ -38,8 +38,8 @@ lambda_pseudo=0, pseudo_refresh=0, lambda_source_pretrain=0``):
 - ``recluster``: what re-clusters them: the same spectral clustering, or
   (``"auto"`` up to 5,000 target rows of vectors, 10,000 of images)
   k-means on a t-SNE map of the inputs beside the encoder's features, which
-  lets the joint
-  stage leave a graph partition that merged two classes and split another;
+  lets the joint stage leave a graph partition that merged two classes and
+  split another;
 - ``augment``: random affine jitter (rotation, scale, shift) of image
   inputs in both stages, so the embedding groups a digit with its slightly
   moved copies rather than with whatever shares its pixels;
