@@ -122,6 +122,10 @@ class DAData:
     def heterogeneous(self):
         return self.X_target is not None and self.shapes["source"] != self.shapes["target"]
 
+    def images(self, domain):
+        """Whether ``domain``'s rows are images ``(c, h, w)`` (else feature vectors)."""
+        return len(self.shapes[domain]) == 3
+
     @property
     def labelled_target(self):
         if self.y_target is None:
@@ -842,6 +846,11 @@ class DeepMixin:
 
     def _stage_seed(self, stage):
         return (self._fit_seed + sum(map(ord, stage))) % (2**31 - 1)
+
+    @property
+    def _sklearn_seed(self):
+        """The fit's seed as the ``random_state`` of a scikit-learn step of the fit."""
+        return self._fit_seed % (2**31 - 1)
 
 
 class BaseDeepDA(DeepMixin, BaseDAEstimator):

@@ -736,7 +736,7 @@ class CCN(_CCNBase):
         graph = self.target_graph
         n = len(data.X_target)
         if graph == "auto":   # the rule: the target's own graph for vectors, G alone for images
-            vectors = len(data.shapes["target"]) == 1
+            vectors = not data.images("target")
             graph = ("tsne" if n <= TSNE_MAX_ROWS else "snn") if vectors else "off"
         self.target_graph_ = graph
         self.n_neighbors_ = None
@@ -749,7 +749,7 @@ class CCN(_CCNBase):
         self.n_neighbors_ = min(k, n - 1)
         X = data.X_target.reshape(n, -1)
         if graph == "tsne":
-            X = tsne_map(X, random_state=self._fit_seed % (2**31 - 1)) if n > 3 else X
+            X = tsne_map(X, random_state=self._sklearn_seed) if n > 3 else X
         return torch.as_tensor(knn_indices(X, self.n_neighbors_, metric="euclidean"))
 
     def _n_restarts(self, data):

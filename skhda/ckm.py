@@ -503,7 +503,7 @@ class _AdaptiveClustering(BaseDeepDA):
         if len(X) <= n_clusters + 1:
             # the spectral embedding needs more rows than clusters (scipy's eigsh):
             # with (almost) one row per cluster, k-means on the rows is the answer
-            return KMeans(n_clusters, n_init=10, random_state=self._fit_seed % (2**31 - 1)
+            return KMeans(n_clusters, n_init=10, random_state=self._sklearn_seed
                           ).fit_predict(X).astype(np.int64)
         # ARPACK's shift-invert factorises the graph Laplacian: its fill-in grows
         # about as N^2 (677 MB at 30k rows, > 3 GB at 100k); LOBPCG stays linear
@@ -512,7 +512,7 @@ class _AdaptiveClustering(BaseDeepDA):
         sc = SpectralClustering(n_clusters, affinity="nearest_neighbors",
                                 n_neighbors=min(int(self.init_neighbors), len(X) - 1),
                                 assign_labels="kmeans", eigen_solver=solver,
-                                random_state=self._fit_seed % (2**31 - 1))
+                                random_state=self._sklearn_seed)
         return sc.fit_predict(X).astype(np.int64)
 
     def _small_target(self, data):
@@ -520,8 +520,8 @@ class _AdaptiveClustering(BaseDeepDA):
 
         At most ``TSNE_MAX_ROWS`` rows of vectors, ``TSNE_MAX_IMAGE_ROWS`` of images.
         """
-        images = len(data.shapes["target"]) == 3
-        return len(data.X_target) <= (TSNE_MAX_IMAGE_ROWS if images else TSNE_MAX_ROWS)
+        limit = TSNE_MAX_IMAGE_ROWS if data.images("target") else TSNE_MAX_ROWS
+        return len(data.X_target) <= limit
 
     def _init_method(self, data):
         """``init``; ``"auto"``: ``"tsne"`` for images up to ``TSNE_MAX_IMAGE_ROWS`` target rows.
@@ -530,8 +530,7 @@ class _AdaptiveClustering(BaseDeepDA):
         """
         if self.init != "auto":
             return self.init
-        images = len(data.shapes["target"]) == 3
-        return "tsne" if images and self._small_target(data) else "spectral"
+        return "tsne" if data.images("target") and self._small_target(data) else "spectral"
 
     def _recluster_method(self, data):
         """``recluster``; ``"auto"``: ``"tsne"`` for small targets (``_small_target``)."""
@@ -576,7 +575,7 @@ class _AdaptiveClustering(BaseDeepDA):
             return self._spectral_labels(H, n_clusters)
         X = data.X_target.reshape(len(H), -1).astype(np.float64)
         X = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
-        seed = self._fit_seed % (2**31 - 1)
+        seed = self._sklearn_seed
         E = tsne_map(np.hstack([X, H]), random_state=seed, normalize=False)
         return KMeans(n_clusters, n_init=10, random_state=seed).fit_predict(E).astype(np.int64)
 
@@ -589,7 +588,7 @@ class _AdaptiveClustering(BaseDeepDA):
         """
         if self.init_features == "auto":
             return (self.use_source == "all" and float(self.lambda_source_pretrain) > 0
-                    and self.encoder is None and len(data.shapes["target"]) == 3)
+                    and self.encoder is None and data.images("target"))
         return self.init_features == "encoder"
 
     def _hidden_features(self, model, X):

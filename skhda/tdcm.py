@@ -506,13 +506,13 @@ class TDCM(BaseDeepDA):
     def _neighbor_weight(self, data):
         """``lambda_neighbors``; ``"auto"``: 0 for images, ``_AUTO_NEIGHBORS`` for vectors."""
         if self.lambda_neighbors == "auto":
-            return 0.0 if len(data.shapes["source"]) == 3 else _AUTO_NEIGHBORS
+            return 0.0 if data.images("source") else _AUTO_NEIGHBORS
         return float(self.lambda_neighbors)
 
     def _n_restarts(self, data):
         """``n_init``; ``"auto"``: 3 for vector inputs, 1 for images."""
         if self.n_init == "auto":
-            return 1 if len(data.shapes["source"]) == 3 else 3
+            return 1 if data.images("source") else 3
         return int(self.n_init)
 
     def _balance_weight(self, neighbors):

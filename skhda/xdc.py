@@ -348,7 +348,7 @@ class XDC(BaseDeepDA):
     def _resolve_graph_features(self, data):
         """The rule of ``graph_features="auto"``: the input rows for vectors, else the embedding."""
         choice = self.graph_features
-        vectors = len(data.shapes["source"]) == 1 and not data.heterogeneous
+        vectors = not data.images("source") and not data.heterogeneous
         if choice == "input" and not vectors:
             raise ValueError(
                 "graph_features='input' needs feature vectors with the same features in "
