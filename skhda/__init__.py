@@ -7,7 +7,7 @@ Every estimator has ``fit(X_source, y_source, X_target=None, y_target=None)``,
 
 from . import baselines, datasets, metrics, model_selection, nn, pipeline  # noqa: F401
 from ._base import Domain
-from ._training import DomainBatchIterator, DomainDataset, DomainNet
+from ._training import DomainBatchIterator, DomainDataset, DomainNet, DomainStatistics
 from .baselines import (
     SourceFeatureClustering,
     SourceOnly,
@@ -32,6 +32,7 @@ __all__ = [
     "DomainBatchIterator",
     "DomainDataset",
     "DomainNet",
+    "DomainStatistics",
     "SimilarityNetwork",
     "SourceFeatureClustering",
     "SourceOnly",

@@ -31,6 +31,7 @@ __all__ = [
     "DomainBatchIterator",
     "DomainDataset",
     "DomainNet",
+    "DomainStatistics",
     "LinearSchedule",
     "PeriodicRefresh",
     "adapt_batchnorm",
@@ -796,6 +797,35 @@ def _check_finite_output(module, inputs, output):
         )
 
 
+def _batchnorms(*modules):
+    """The BatchNorm layers (with running statistics) of ``modules``, in module order."""
+    return [m for module in modules for m in module.modules()
+            if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+
+
+@torch.no_grad()
+def _estimate_batchnorm(norms, forward, X, device, batch_size=100, seed=0):
+    """Set the running statistics of ``norms`` to their exact averages over ``X``.
+
+    ``X`` goes through ``forward`` in random batches of ``batch_size`` (a
+    one-row remainder is skipped); the rest of the network should be in
+    eval mode. The layers are left in eval mode with ``momentum=None``
+    (a cumulative average).
+    """
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average
+        m.train()
+    X = torch.as_tensor(X)
+    order = torch.randperm(len(X), generator=torch.Generator().manual_seed(seed))
+    for start in range(0, len(X), batch_size):
+        rows = X[order[start:start + batch_size]]
+        if len(rows) > 1:
+            forward(rows.to(device))
+    for m in norms:
+        m.eval()
+
+
 @torch.no_grad()
 def adapt_batchnorm(model, X, device, forward=None, batch_size=100, seed=0):
     """AdaBN: a copy of ``model`` whose BatchNorm statistics are re-estimated on ``X``.
@@ -812,15 +842,82 @@ def adapt_batchnorm(model, X, device, forward=None, batch_size=100, seed=0):
     if not norms:
         return model
     model.eval()
-    for m in norms:
-        m.reset_running_stats()
-        m.momentum = None  # cumulative average
-        m.train()
-    X = torch.as_tensor(X)
-    order = torch.randperm(len(X), generator=torch.Generator().manual_seed(seed))
-    for start in range(0, len(X), batch_size):
-        rows = X[order[start:start + batch_size]]
-        if len(rows) > 1:
-            forward(rows.to(device))
+    _estimate_batchnorm(norms, forward, X, device, batch_size, seed)
     model.eval()
     return model
+
+
+class DomainStatistics(nn.Module):
+    """Per-domain BatchNorm running statistics of a network, estimated after training.
+
+    Holds, for each domain, the exact running statistics of the BatchNorm
+    layers of ``modules`` on that domain's rows (AdaBN per domain, Li et
+    al.; the statistics half of domain-specific BatchNorm, Chang et al.
+    2019), and loads a domain's set into the layers before the network
+    predicts that domain's rows. Until :meth:`estimate` has run, ``use``
+    does nothing (training keeps BatchNorm's own statistics). The sets are
+    buffers, so they move with the network and are saved with it.
+
+    Parameters
+    ----------
+    *modules : torch.nn.Module
+        The parts of the network whose BatchNorm layers are covered (not
+        registered here: they stay the network's own submodules).
+    domains : tuple of str, default=("source", "target")
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> net = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
+    >>> stats = DomainStatistics(net)
+    >>> net.eval()
+    Sequential(...)
+    >>> stats.estimate("target", net, torch.randn(50, 3) + 5.0, "cpu")
+    >>> stats.estimate("source", net, torch.randn(50, 3), "cpu")
+    >>> stats.use("target")
+    >>> bool(net(torch.randn(20, 3) + 5.0).abs().mean() < 2)
+    True
+    """
+
+    def __init__(self, *modules, domains=("source", "target")):
+        super().__init__()
+        self.__dict__["_norms"] = _batchnorms(*modules)   # not submodules of this one
+        self.domains = tuple(domains)
+        self.active = None
+        for d in self.domains:
+            for i, m in enumerate(self._norms):
+                self.register_buffer(f"{d}_mean_{i}", m.running_mean.detach().clone())
+                self.register_buffer(f"{d}_var_{i}", m.running_var.detach().clone())
+        self.register_buffer("estimated", torch.zeros(len(self.domains), dtype=torch.bool))
+
+    @torch.no_grad()
+    def estimate(self, domain, forward, X, device, batch_size=100, seed=0):
+        """Estimate ``domain``'s statistics on the rows ``X`` passed through ``forward``.
+
+        Layers that ``forward`` does not reach (another domain's encoder)
+        keep their statistics.
+        """
+        before = [(m.running_mean.clone(), m.running_var.clone(), m.momentum)
+                  for m in self._norms]
+        _estimate_batchnorm(self._norms, forward, X, device, batch_size, seed)
+        k = self.domains.index(domain)
+        for i, (m, (mean, var, momentum)) in enumerate(zip(self._norms, before, strict=True)):
+            if int(m.num_batches_tracked) == 0:   # not on this domain's path
+                m.running_mean.copy_(mean)
+                m.running_var.copy_(var)
+            m.momentum = momentum
+            getattr(self, f"{domain}_mean_{i}").copy_(m.running_mean)
+            getattr(self, f"{domain}_var_{i}").copy_(m.running_var)
+        self.estimated[k] = True
+        self.active = domain
+
+    @torch.no_grad()
+    def use(self, domain):
+        """Load ``domain``'s statistics into the layers (no-op before :meth:`estimate`)."""
+        if domain == self.active or not bool(self.estimated[self.domains.index(domain)]):
+            return
+        for i, m in enumerate(self._norms):
+            m.running_mean.copy_(getattr(self, f"{domain}_mean_{i}"))
+            m.running_var.copy_(getattr(self, f"{domain}_var_{i}"))
+        self.active = domain

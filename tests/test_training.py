@@ -496,3 +496,42 @@ def test_dataset_builder_encodes_labels_and_keeps_the_part_order():
     ordered = data.dataset(order=("target", "source"), extra={"target": {"g": np.ones(6)}})
     assert list(ordered.parts) == ["target", "source"]
     assert ordered.parts["target"]["g"].shape == (6,)
+
+
+def test_domain_statistics_estimate_use_and_off_path_layers():
+    """DomainStatistics: exact per-domain statistics, loaded on use; layers a domain's
+    forward does not reach keep theirs; no-op before estimate; copies and pickles."""
+    import copy
+
+    from skhda import DomainStatistics
+
+    torch.manual_seed(0)
+    enc_s, enc_t = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4)), nn.Sequential(
+        nn.Linear(2, 4), nn.BatchNorm1d(4))
+    head = nn.BatchNorm1d(4)
+    stats = DomainStatistics(enc_s, enc_t, head)
+    bn_s, bn_t = enc_s[1], enc_t[1]
+    stats.use("target")                                   # nothing estimated yet: no-op
+    torch.testing.assert_close(head.running_mean, torch.zeros(4))
+    for m in (enc_s, enc_t, head):
+        m.eval()
+    Xs, Xt = torch.randn(64, 3), torch.randn(80, 2) * 3 + 1
+    stats.estimate("source", lambda x: head(enc_s(x)), Xs, "cpu", batch_size=16)
+    s_head = head.running_mean.clone()
+    torch.testing.assert_close(bn_t.running_mean, torch.zeros(4))   # off the source path
+    stats.estimate("target", lambda x: head(enc_t(x)), Xt, "cpu", batch_size=16)
+    with torch.no_grad():
+        exact = enc_t[0](Xt)
+    torch.testing.assert_close(bn_t.running_mean, exact.mean(0), rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(bn_s.running_mean, stats.source_mean_0)   # kept
+    assert bn_s.momentum == 0.1                           # momentum restored
+    stats.use("source")
+    torch.testing.assert_close(head.running_mean, s_head)
+    stats.use("target")
+    torch.testing.assert_close(head.running_mean, stats.target_mean_2)
+    # a copy of the whole network keeps its statistics pointing at its own layers
+    net = nn.ModuleDict({"s": enc_s, "t": enc_t, "h": head, "stats": stats})
+    for clone in (copy.deepcopy(net), pickle.loads(pickle.dumps(net))):
+        clone["stats"].use("source")
+        torch.testing.assert_close(clone["h"].running_mean, s_head)
+        torch.testing.assert_close(head.running_mean, stats.target_mean_2)   # original untouched
