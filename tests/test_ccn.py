@@ -302,27 +302,54 @@ def test_ccnplus_heterogeneous_features(task):
         CCNPlus(**FAST).fit(Xs, ys, Xt16)                  # no target labels
 
 
-def test_ccnplus_normalises_each_domain_with_its_own_batch_statistics():
-    """CCN+ / CCN++ pass each domain through the network on its own: in training, a
-    source row's output (and the source loss) does not depend on the target rows of the
-    batch (BatchNorm statistics per domain), while the discriminator sees both."""
+def test_ccnplus_batchnorm_passes():
+    """Without the clustering term (DANN) each domain goes through the network on its own:
+    in training, a source row's output (and the source loss) does not depend on the target
+    rows of the batch (BatchNorm statistics per domain), while the discriminator sees both.
+    With it (CCN+, CCN++) one pass over both domains' rows, so the source loss does."""
     from skhda.ccn import _TransferModel
 
+    class AllSimilar(torch.nn.Module):   # stands in for G's pair labels
+        def forward(self, g):
+            return torch.ones(len(g), len(g))
+
     torch.manual_seed(0)
-    enc = DomainEncoder(MLPEncoder(6, 8, (16,), batch_norm=True))
-    model = _TransferModel(enc, 8, 3, MCL(), None, adversarial=True).train()
-    assert model.discriminator.feature_loss == "confusion"
     source = SimpleNamespace(X=torch.randn(5, 6), y=torch.tensor([0, 1, 2, 0, 1]))
+    for clustering in (False, True):
+        enc = DomainEncoder(MLPEncoder(6, 8, (16,), batch_norm=True))
+        supervision = AllSimilar() if clustering else None
+        model = _TransferModel(enc, 8, 3, MCL(), supervision, adversarial=True).train()
 
-    def step(x_target):
-        return model(DomainBatch({"source": source, "target": SimpleNamespace(X=x_target)}))
+        def step(n, shift, model=model):
+            target = SimpleNamespace(X=torch.randn(n, 6) * shift + shift, g=torch.zeros(n, 1))
+            return model(DomainBatch({"source": source, "target": target}))
 
-    a, b = step(torch.randn(7, 6) + 5.0), step(3.0 * torch.randn(9, 6))
-    torch.testing.assert_close(a["ce"], b["ce"])
-    assert not torch.allclose(a["adversarial"], b["adversarial"])
-    # the running statistics have seen both domains
-    bn = model.classifier[0]
-    assert bn.num_batches_tracked.item() == 4
+        a, b = step(7, 5.0), step(9, 3.0)
+        bn = model.classifier[0]
+        assert model.discriminator.feature_loss == "confusion"
+        assert not torch.allclose(a["adversarial"], b["adversarial"])
+        if clustering:
+            assert not torch.allclose(a["ce"], b["ce"])
+            assert bn.num_batches_tracked.item() == 2    # one pass per step
+        else:
+            torch.testing.assert_close(a["ce"], b["ce"])
+            assert bn.num_batches_tracked.item() == 4    # a pass per domain and step
+
+
+def test_ccnplus_predicts_each_domain_with_its_own_statistics(task):
+    """After training, CCN+ re-estimates BatchNorm statistics on each domain's rows
+    (DomainStatistics) and loads a domain's set before predicting it."""
+    Xs, ys, Xt, yt = task
+    Xt_shift = 2.0 * Xs + np.float32(1.0)            # same classes, other scale
+    params = {**FAST, "similarity": SimilarityNetwork(**FAST_G)}
+    est = CCNPlus(loss="mcl", **params).fit(Xs, ys, Xt_shift)
+    stats = est.net_.module_.statistics
+    assert bool(stats.estimated.all())
+    assert not torch.allclose(stats.source_mean_0, stats.target_mean_0)
+    p_t = est.predict_proba(Xt_shift)
+    p_s = est.predict_proba(Xt_shift, domain="source")    # the same rows, source statistics
+    assert not np.allclose(p_t, p_s)
+    np.testing.assert_allclose(est.predict_proba(Xt_shift), p_t)   # switching back repeats
 
 
 def test_ccnplus_contract(task):
