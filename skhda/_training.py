@@ -838,7 +838,7 @@ def adapt_batchnorm(model, X, device, forward=None, batch_size=100, seed=0):
     name = getattr(forward, "__name__", "__call__")
     model = copy.deepcopy(model)
     forward = getattr(model, name) if name != "__call__" else model
-    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    norms = _batchnorms(model)
     if not norms:
         return model
     model.eval()
@@ -854,9 +854,13 @@ class DomainStatistics(nn.Module):
     layers of ``modules`` on that domain's rows (AdaBN per domain, Li et
     al.; the statistics half of domain-specific BatchNorm, Chang et al.
     2019), and loads a domain's set into the layers before the network
-    predicts that domain's rows. Until :meth:`estimate` has run, ``use``
-    does nothing (training keeps BatchNorm's own statistics). The sets are
-    buffers, so they move with the network and are saved with it.
+    predicts that domain's rows. It must be a submodule of the network
+    (its sets are buffers: they move with ``.to()``, are saved in the
+    ``state_dict`` and copied with the network). In training mode, and for
+    a domain not estimated yet, :meth:`use` does nothing, so training keeps
+    BatchNorm's own statistics. Loading writes the layers' buffers: two
+    threads predicting different domains with one network at once would
+    race (processes, joblib's default, do not share it).
 
     Parameters
     ----------
@@ -864,18 +868,23 @@ class DomainStatistics(nn.Module):
         The parts of the network whose BatchNorm layers are covered (not
         registered here: they stay the network's own submodules).
     domains : tuple of str, default=("source", "target")
+        The domains that get a set of statistics each.
+
+    Attributes
+    ----------
+    estimated : torch.Tensor of bool, shape (len(domains),)
+        Which domains' statistics :meth:`estimate` has set.
 
     Examples
     --------
     >>> import torch
     >>> from torch import nn
-    >>> net = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
-    >>> stats = DomainStatistics(net)
-    >>> net.eval()
-    Sequential(...)
-    >>> stats.estimate("target", net, torch.randn(50, 3) + 5.0, "cpu")
-    >>> stats.estimate("source", net, torch.randn(50, 3), "cpu")
-    >>> stats.use("target")
+    >>> body = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
+    >>> net = nn.Sequential(body, DomainStatistics(body))   # a pass-through in forward
+    >>> _ = net.eval()
+    >>> net[1].estimate("target", net, torch.randn(50, 3) + 5.0, "cpu")
+    >>> net[1].estimate("source", net, torch.randn(50, 3), "cpu")
+    >>> net[1].use("target")
     >>> bool(net(torch.randn(20, 3) + 5.0).abs().mean() < 2)
     True
     """
@@ -884,40 +893,70 @@ class DomainStatistics(nn.Module):
         super().__init__()
         self.__dict__["_norms"] = _batchnorms(*modules)   # not submodules of this one
         self.domains = tuple(domains)
-        self.active = None
         for d in self.domains:
             for i, m in enumerate(self._norms):
                 self.register_buffer(f"{d}_mean_{i}", m.running_mean.detach().clone())
                 self.register_buffer(f"{d}_var_{i}", m.running_var.detach().clone())
         self.register_buffer("estimated", torch.zeros(len(self.domains), dtype=torch.bool))
 
+    def forward(self, x):   # a pass-through, so that it can sit in a Sequential
+        return x
+
+    def _index(self, domain):
+        if domain not in self.domains:
+            raise ValueError(f"domain must be one of {self.domains}; got {domain!r}.")
+        return self.domains.index(domain)
+
     @torch.no_grad()
     def estimate(self, domain, forward, X, device, batch_size=100, seed=0):
         """Estimate ``domain``'s statistics on the rows ``X`` passed through ``forward``.
 
         Layers that ``forward`` does not reach (another domain's encoder)
-        keep their statistics.
+        keep their statistics. With fewer than 2 rows nothing is estimated.
+
+        Parameters
+        ----------
+        domain : str
+            One of ``domains``.
+        forward : callable
+            Maps a batch of rows of ``X`` (on ``device``) through the network
+            (in eval mode, so that only the covered layers update).
+        X : array-like or torch.Tensor
+            The domain's rows.
+        device : str or torch.device
+        batch_size : int, default=100
+        seed : int, default=0
+            Seed of the batches' random order.
         """
-        before = [(m.running_mean.clone(), m.running_var.clone(), m.momentum)
-                  for m in self._norms]
+        k = self._index(domain)
+        if len(X) < 2:
+            return
+        before = [(m.running_mean.clone(), m.running_var.clone(),
+                   m.num_batches_tracked.clone(), m.momentum) for m in self._norms]
         _estimate_batchnorm(self._norms, forward, X, device, batch_size, seed)
-        k = self.domains.index(domain)
-        for i, (m, (mean, var, momentum)) in enumerate(zip(self._norms, before, strict=True)):
+        for i, (m, (mean, var, count, momentum)) in enumerate(
+                zip(self._norms, before, strict=True)):
             if int(m.num_batches_tracked) == 0:   # not on this domain's path
                 m.running_mean.copy_(mean)
                 m.running_var.copy_(var)
+                m.num_batches_tracked.copy_(count)
             m.momentum = momentum
             getattr(self, f"{domain}_mean_{i}").copy_(m.running_mean)
             getattr(self, f"{domain}_var_{i}").copy_(m.running_var)
         self.estimated[k] = True
-        self.active = domain
 
     @torch.no_grad()
     def use(self, domain):
-        """Load ``domain``'s statistics into the layers (no-op before :meth:`estimate`)."""
-        if domain == self.active or not bool(self.estimated[self.domains.index(domain)]):
+        """Load ``domain``'s statistics into the layers (in eval mode, once estimated).
+
+        Parameters
+        ----------
+        domain : str
+            One of ``domains``.
+        """
+        k = self._index(domain)
+        if self.training or not bool(self.estimated[k]):
             return
         for i, m in enumerate(self._norms):
             m.running_mean.copy_(getattr(self, f"{domain}_mean_{i}"))
             m.running_var.copy_(getattr(self, f"{domain}_var_{i}"))
-        self.active = domain

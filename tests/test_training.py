@@ -499,8 +499,9 @@ def test_dataset_builder_encodes_labels_and_keeps_the_part_order():
 
 
 def test_domain_statistics_estimate_use_and_off_path_layers():
-    """DomainStatistics: exact per-domain statistics, loaded on use; layers a domain's
-    forward does not reach keep theirs; no-op before estimate; copies and pickles."""
+    """DomainStatistics: exact per-domain statistics, loaded on use in eval mode; layers a
+    domain's forward does not reach keep theirs; no-op in training and before estimate;
+    copies, pickles and state_dict round trips keep them; unknown domains are named."""
     import copy
 
     from skhda import DomainStatistics
@@ -509,16 +510,17 @@ def test_domain_statistics_estimate_use_and_off_path_layers():
     enc_s, enc_t = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4)), nn.Sequential(
         nn.Linear(2, 4), nn.BatchNorm1d(4))
     head = nn.BatchNorm1d(4)
-    stats = DomainStatistics(enc_s, enc_t, head)
+    net = nn.ModuleDict({"s": enc_s, "t": enc_t, "h": head})
+    net["stats"] = stats = DomainStatistics(enc_s, enc_t, head)
     bn_s, bn_t = enc_s[1], enc_t[1]
+    net.eval()
     stats.use("target")                                   # nothing estimated yet: no-op
     torch.testing.assert_close(head.running_mean, torch.zeros(4))
-    for m in (enc_s, enc_t, head):
-        m.eval()
     Xs, Xt = torch.randn(64, 3), torch.randn(80, 2) * 3 + 1
     stats.estimate("source", lambda x: head(enc_s(x)), Xs, "cpu", batch_size=16)
     s_head = head.running_mean.clone()
     torch.testing.assert_close(bn_t.running_mean, torch.zeros(4))   # off the source path
+    assert bn_t.num_batches_tracked.item() == 0
     stats.estimate("target", lambda x: head(enc_t(x)), Xt, "cpu", batch_size=16)
     with torch.no_grad():
         exact = enc_t[0](Xt)
@@ -529,9 +531,24 @@ def test_domain_statistics_estimate_use_and_off_path_layers():
     torch.testing.assert_close(head.running_mean, s_head)
     stats.use("target")
     torch.testing.assert_close(head.running_mean, stats.target_mean_2)
+    head.running_mean.zero_()                             # someone else wrote the buffers
+    stats.use("target")                                   # loaded again, not cached
+    torch.testing.assert_close(head.running_mean, stats.target_mean_2)
+    net.train()
+    stats.use("source")                                   # training: BatchNorm's own statistics
+    torch.testing.assert_close(head.running_mean, stats.target_mean_2)
+    net.eval()
     # a copy of the whole network keeps its statistics pointing at its own layers
-    net = nn.ModuleDict({"s": enc_s, "t": enc_t, "h": head, "stats": stats})
     for clone in (copy.deepcopy(net), pickle.loads(pickle.dumps(net))):
         clone["stats"].use("source")
         torch.testing.assert_close(clone["h"].running_mean, s_head)
         torch.testing.assert_close(head.running_mean, stats.target_mean_2)   # original untouched
+    fresh = nn.ModuleDict({"s": copy.deepcopy(enc_s), "t": copy.deepcopy(enc_t),
+                           "h": nn.BatchNorm1d(4)})
+    fresh["stats"] = DomainStatistics(fresh["s"], fresh["t"], fresh["h"])
+    fresh.load_state_dict(net.state_dict())
+    fresh.eval()
+    fresh["stats"].use("source")
+    torch.testing.assert_close(fresh["h"].running_mean, s_head)
+    with pytest.raises(ValueError, match="domain must be one of"):
+        stats.use("labelled")
