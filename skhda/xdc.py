@@ -78,7 +78,7 @@ class _FeatureModel(nn.Module):
         xs, xt = self.augment(batch.source.X), self.augment(batch.target.X)
         if self.encoder.shared:
             # one pass over both domains, so BatchNorm sees the mixture it sees at inference
-            # (a pass per domain, as in CCN's _TransferModel, lowered the linkage's F on
+            # (a pass per domain, as in CCN's DANN path, lowered the linkage's F on
             # the USPS proxy: doc/benchmarks/xdc.md, Findings)
             z = self.encoder(torch.cat([xs, xt]), "source")
             zs, zt = z[:len(xs)], z[len(xs):]

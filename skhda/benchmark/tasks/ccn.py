@@ -21,6 +21,7 @@ scripts' order, so a seed's figures repeat the documented runs.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import numpy as np
@@ -149,6 +150,29 @@ _DIGIT_NOTES = (
     "G for CCN+ and CCN++ of a seed, up to device nondeterminism), and its fit time "
     "includes G's.")
 
+def _digits16():
+    """sklearn's embedded digits / 16, bilinearly resized to 16 x 16 (USPS's size and range)."""
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    X = torch.as_tensor(d.images[:, None] / 16.0, dtype=torch.float32)
+    X = torch.nn.functional.interpolate(X, size=(16, 16), mode="bilinear",
+                                        align_corners=False).clamp(0, 1)
+    return X.numpy(), d.target
+
+
+PROXIES = ("MNIST -> USPS", "digits -> USPS", "USPS -> digits")
+
+
+def _load_proxy(data_dir, condition):
+    """One of the BatchNorm proxies: never MNIST test as the target (the benchmark's)."""
+    domains = {"MNIST": lambda: load_mnist(data_dir, 16), "USPS": lambda: load_usps(data_dir),
+               "digits": _digits16}
+    src, tgt = condition.split(" -> ")
+    (Xs, ys), (Xt, yt) = domains[src](), domains[tgt]()
+    return TransferData(Xs.reshape(len(Xs), 1, 16, 16), ys, Xt.reshape(len(Xt), 1, 16, 16), yt)
+
+
 TASKS = [
     Task(name="ccn-usps-mnist", title="CCN+ / CCN++: USPS (source) -> MNIST test, 16 x 16, "
          "10 digits",
@@ -170,6 +194,18 @@ TASKS = [
          load=lambda data_dir, _: _load_digits(data_dir), methods=_digit_rows(5, 10),
          notes=_DIGIT_NOTES.replace("15 epochs", "5 epochs").replace("30 epochs", "10 epochs"),
          **{**_DIGITS, "seeds": 1, "evaluate": _quick}),
+    Task(name="ccn-digit-proxies-quick",
+         title="CCN+ / CCN++ / DANN, proxy tasks of the BatchNorm passes and statistics: "
+               "MNIST test -> USPS, sklearn digits -> USPS, USPS -> sklearn digits (16 x 16)",
+         cpu_time="about 6 min per seed and proxy (the four paper rows)",
+         load=_load_proxy, conditions=PROXIES,
+         methods=tuple(dataclasses.replace(m, paper={}) for m in _digit_rows(5, 10)[:4]),
+         notes=_DIGIT_NOTES.replace("15 epochs", "5 epochs").replace("30 epochs", "10 epochs")
+         + " Quick protocol (3000 + 3000 rows drawn per seed; sklearn's digits has 1797); "
+           "each cell pools the three proxies and the seeds. Labels we may use: the benchmark's "
+           "target, MNIST test, is never a target here.",
+         **{**_DIGITS, "paper": "none (settings protocol for CCN+ / CCN++ / DANN)",
+            "paper_column": "paper", "seeds": 2, "evaluate": _quick}),
 ]
 
 
