@@ -475,8 +475,7 @@ class _TransferModel(_ClusteringModel):
         return super().logits(x, domain)
 
     def hidden(self, x, domain):
-        """The classifier's hidden features (after its BatchNorm and ReLU)."""
-        self.statistics.use(domain)
+        """The classifier's hidden features (after its BatchNorm and ReLU); training only."""
         return self.classifier[:-1](self.encoder(x, domain))
 
     def _hidden_both(self, xs, xt):
