@@ -12,8 +12,8 @@ clustered on its own.
 The data are the paper's synthetic protocol
 (:func:`skhda.datasets.make_domain_shift_blobs`): 5 Gaussian clusters in the
 source, the same clusters moved by a random shift in the target. No labels
-are used to fit; ``yt`` only scores. (On images TDCM needs its contrastive
-options to learn useful features, see :doc:`/benchmarks/tdcm`.)
+are used to fit; ``yt`` only scores. (On images TDCM's defaults also train
+the encoder on augmented views of the images, see :doc:`/benchmarks/tdcm`.)
 """
 
 # %%

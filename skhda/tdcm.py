@@ -55,6 +55,13 @@ __all__ = ["TDCM"]
 _AUTO_NEIGHBORS = 3.0
 #: beta="auto" when the neighbour term is on (it alone would pull everything into one cluster)
 _AUTO_BETA_NEIGHBORS = 30.0
+# chosen on image proxies whose target is sklearn's digits (never MNIST or USPS as the
+# target), doc/benchmarks/tdcm.md, "Image defaults": the "auto" values for image inputs
+#: pretrain_epochs, lambda_contrastive, lambda_consistency and epochs="auto" on images
+_AUTO_IMAGE = {"pretrain_epochs": 5, "lambda_contrastive": 10.0, "lambda_consistency": 3.0,
+               "epochs": 20}
+#: epochs="auto" on vector inputs
+_AUTO_VECTOR_EPOCHS = 50
 
 class _TDCMModule(nn.Module):
     """Encoder + (standardisation) + centroid blocks; returns TDCM's loss terms.
@@ -202,7 +209,7 @@ class TDCM(BaseDeepDA):
         embedding of those rows (fixed by ``random_state``). Ours, like the
         restarts of k-means; ``1`` is the paper's single forward pass from
         the orthogonal centroids.
-    pretrain_epochs : int, default=0
+    pretrain_epochs : int or "auto", default="auto"
         Contrastive pretraining of the encoder on the source before the TDCM
         stage (ours; image inputs only): SimCLR's NT-Xent loss on two random
         views of every image (affine jitter and brightness, strength
@@ -210,12 +217,15 @@ class TDCM(BaseDeepDA):
         ``lambda_contrastive``. The paper trains its image encoders with
         augmentation-based representation learning; without it the clustering
         loss alone learns poor digit features (``doc/benchmarks/tdcm.md``).
-    lambda_contrastive : float, default=0.0
+        ``"auto"``: 5 for images (every domain of the main stage), 0 for
+        vectors. The value used is ``pretrain_epochs_``.
+    lambda_contrastive : float or "auto", default="auto"
         Weight of the same contrastive term added to TDCM's loss during the
         main stage (ours; image inputs only), so that clustering does not
         wash out the pretrained features. The blocks then see the first view
-        of each image.
-    lambda_consistency : float, default=0.0
+        of each image. ``"auto"``: 10 for images, 0 for vectors
+        (``lambda_contrastive_``).
+    lambda_consistency : float or "auto", default="auto"
         Weight of a cluster-level consistency term (ours; image inputs only):
         the centroids are adapted on the first view of the batch, both views
         are assigned to them, and ``-mean_i log sum_j delta1_ij delta2_ij``
@@ -227,6 +237,10 @@ class TDCM(BaseDeepDA):
         lambda_contrastive=10``), and ``pretrain_epochs=30, epochs=150,
         lambda_contrastive=10, lambda_consistency=3`` reaches 0.85 (ACC 0.92;
         0.37 without any of the three options; ``doc/benchmarks/tdcm.md``).
+        ``"auto"``: 3 for images, 0 for vectors (``lambda_consistency_``).
+        The three image values, with ``epochs``, were chosen on proxy tasks
+        whose target is sklearn's digits (``doc/benchmarks/tdcm.md``, "Image
+        defaults").
     augment : float, default=0.5
         Strength of the random views of the three options above
         (:class:`skhda.nn.RandomAffine`, the same meaning in every skhda
@@ -272,9 +286,11 @@ class TDCM(BaseDeepDA):
         unit vectors are used).
     hidden_dims : sequence of int, default=(256, 128)
         Hidden layers of the default MLP encoder (vectors).
-    epochs : int, default=50
-        Training epochs of the main stage (was 100; chosen on the digits
-        proxies, ``doc/benchmarks/defaults.md``).
+    epochs : int or "auto", default="auto"
+        Training epochs of the main stage. ``"auto"``: 50 for vectors (was
+        100; chosen on the digits proxies, ``doc/benchmarks/defaults.md``),
+        20 for images, whose epochs draw two views of every image
+        (``epochs_``).
     batch_size : int, default=256
         Rows per training step. The centroids are computed from the batch,
         so it must be large enough to hold every cluster (>= ``n_clusters``
@@ -292,6 +308,10 @@ class TDCM(BaseDeepDA):
         The balance weight used (``beta``, ``"auto"`` resolved).
     n_init_ : int
         The number of runs (``n_init``, ``"auto"`` resolved).
+    pretrain_epochs_, epochs_ : int
+        The epochs of the pretraining and main stages (``"auto"`` resolved).
+    lambda_contrastive_, lambda_consistency_ : float
+        The weights of the two view terms used (``"auto"`` resolved).
     init_losses_ : list of float
         The ``restart_criterion`` score of each of the ``n_init_`` runs
         (lower is better; all 0 for a single run).
@@ -351,8 +371,8 @@ class TDCM(BaseDeepDA):
     embedding rather than into clusters, and the clustering term then merges
     digits; ``lambda_consistency`` adds the cluster-level counterpart used by
     contrastive clustering methods: two views of an image must share a
-    cluster of the blocks. All three are off by default and need image
-    inputs.
+    cluster of the blocks. All three need image inputs; ``"auto"`` turns them
+    on for images and off for vectors.
 
     **Predictions depend on the rows given.** The centroids and the
     standardisation come from the batch passed to ``predict``: the same row
@@ -392,7 +412,8 @@ class TDCM(BaseDeepDA):
     ``orthogonal_weight=0`` (variant-O), ``beta=0`` (variant-E). The paper's
     own path: ``encoder_negative_slope=0, adapt_n_init=1, use_target=False,
     lambda_neighbors=0`` (which makes ``beta="auto"`` the paper's 1; and
-    ``n_init=1``; ``standardize_embedding=False`` for the literal,
+    ``n_init=1``; on images also ``pretrain_epochs=0, lambda_contrastive=0,
+    lambda_consistency=0``; ``standardize_embedding=False`` for the literal,
     collapsing loss).
 
     Examples
@@ -417,12 +438,12 @@ class TDCM(BaseDeepDA):
     def __init__(self, n_clusters=None, *, n_blocks=4, temperature=1.0, beta="auto",
                  orthogonal_weight=1.0, symmetric=True, standardize_embedding=True,
                  negative_slope=0.01, encoder_negative_slope=0.2, n_init="auto",
-                 restart_criterion="graph_cut", adapt_n_init=4, pretrain_epochs=0,
-                 lambda_contrastive=0.0,
-                 lambda_consistency=0.0, augment=0.5,
+                 restart_criterion="graph_cut", adapt_n_init=4, pretrain_epochs="auto",
+                 lambda_contrastive="auto",
+                 lambda_consistency="auto", augment=0.5,
                  finetune_epochs=0, use_target="auto", lambda_neighbors="auto", n_neighbors=10,
                  adapt_max_rows=20000, weight_decay=5e-4, embedding_dim=10,
-                 hidden_dims=(256, 128), encoder=None, input_shape=None, epochs=50,
+                 hidden_dims=(256, 128), encoder=None, input_shape=None, epochs="auto",
                  batch_size=256, lr=1e-3, device="auto",
                  random_state=None, verbose=0, callbacks=None):
         self.n_clusters = n_clusters
@@ -473,9 +494,10 @@ class TDCM(BaseDeepDA):
         "n_init": [StrOptions({"auto"}), *positive_int()],
         "restart_criterion": [StrOptions({"graph_cut", "loss"})],
         "adapt_n_init": positive_int(),
-        "pretrain_epochs": non_negative_int(),
-        "lambda_contrastive": non_negative_real(),
-        "lambda_consistency": non_negative_real(),
+        "pretrain_epochs": [StrOptions({"auto"}), *non_negative_int()],
+        "lambda_contrastive": [StrOptions({"auto"}), *non_negative_real()],
+        "lambda_consistency": [StrOptions({"auto"}), *non_negative_real()],
+        "epochs": [StrOptions({"auto"}), *non_negative_int()],
         "augment": non_negative_real(),
         "finetune_epochs": non_negative_int(),
         "use_target": ["boolean", StrOptions({"auto"})],
@@ -514,6 +536,19 @@ class TDCM(BaseDeepDA):
         if self.n_init == "auto":
             return 1 if data.images("source") else 3
         return int(self.n_init)
+
+    def _view_settings(self, data, on_target):
+        """``pretrain_epochs``, ``lambda_contrastive``, ``lambda_consistency``, ``epochs``.
+
+        ``"auto"``: ``_AUTO_IMAGE`` when every domain of the main stage holds
+        images, else 0 (the views need images) and ``_AUTO_VECTOR_EPOCHS`` epochs.
+        """
+        images = data.images("source") and (not on_target or data.images("target"))
+        auto = dict(_AUTO_IMAGE) if images else {
+            "pretrain_epochs": 0, "lambda_contrastive": 0.0, "lambda_consistency": 0.0,
+            "epochs": _AUTO_VECTOR_EPOCHS}
+        return {name: auto[name] if getattr(self, name) == "auto" else getattr(self, name)
+                for name in auto}
 
     def _balance_weight(self, neighbors):
         """``beta``; ``"auto"``: ``_AUTO_BETA_NEIGHBORS`` with the neighbour term, else 1."""
@@ -560,20 +595,24 @@ class TDCM(BaseDeepDA):
         common = {"loss_weights": weights, "optimizer__weight_decay": float(self.weight_decay)}
         if neighbors > 0:
             weights["neighbors"] = neighbors
+        views = self._view_settings(data, on_target)
+        self.pretrain_epochs_, self.epochs_ = int(views["pretrain_epochs"]), int(views["epochs"])
+        self.lambda_contrastive_ = float(views["lambda_contrastive"])
+        self.lambda_consistency_ = float(views["lambda_consistency"])
         contrast_params = "pretrain_epochs, lambda_contrastive and lambda_consistency"
         pretrained = None
-        if self.pretrain_epochs > 0:   # ours: contrastive representation learning first
+        if self.pretrain_epochs_ > 0:   # ours: contrastive representation learning first
             contrast = self._make_contrast(data.shapes["source"], contrast_params)
             pretrained = _TDCMModule(self._make_encoder(data, float(self.encoder_negative_slope)),
                                      None, contrast=contrast)
             self._train_stage("pretrain", pretrained, data.dataset(target=None),
-                              self.pretrain_epochs,
+                              self.pretrain_epochs_,
                               optimizer__weight_decay=float(self.weight_decay))
-        two_views = float(self.lambda_contrastive) > 0 or float(self.lambda_consistency) > 0
+        two_views = self.lambda_contrastive_ > 0 or self.lambda_consistency_ > 0
         if two_views:
-            weights["contrastive"] = float(self.lambda_contrastive)
-        if float(self.lambda_consistency) > 0:
-            weights["consistency"] = float(self.lambda_consistency)
+            weights["contrastive"] = self.lambda_contrastive_
+        if self.lambda_consistency_ > 0:
+            weights["consistency"] = self.lambda_consistency_
 
         self.n_init_ = self._n_restarts(data)
         table = self._neighbor_tables(data)
@@ -590,17 +629,17 @@ class TDCM(BaseDeepDA):
                 contrast = (copy.deepcopy(pretrained.contrast) if pretrained is not None
                             else self._make_contrast(data.shapes["source"], contrast_params))
             model = _TDCMModule(encoder, blocks, bool(self.standardize_embedding), contrast,
-                                consistency=float(self.lambda_consistency) > 0)
+                                consistency=self.lambda_consistency_ > 0)
             return model, self._training_set(data, model, True, on_target, neighbor_table)
 
         self.net_, self.init_losses_ = self._train_restarts(
-            "train", self.n_init_, build, self.epochs,
+            "train", self.n_init_, build, self.epochs_,
             self._restart_score(data, on_target, table), **common)
         model, blocks = self.net_.module_, self.net_.module_.blocks
         model.pool = {}   # the training rows are not kept with the fitted model
         finetune = self.finetune_epochs if data.X_target is not None else 0
         if data.heterogeneous and finetune == 0 and not on_target:
-            finetune = self.epochs  # the target encoder can only learn here
+            finetune = self.epochs_  # the target encoder can only learn here
         if finetune > 0:
             train = self._training_set(data, model, False, True, neighbor_table)
             self.net_ = self._train_stage("finetune", model, train, finetune, **common)
@@ -617,7 +656,7 @@ class TDCM(BaseDeepDA):
         else the source), of the partition the net gives them; or the final
         training loss (``restart_criterion="loss"``).
         """
-        if self.n_init_ == 1 or self.epochs == 0:
+        if self.n_init_ == 1 or self.epochs_ == 0:
             return lambda net: 0.0
         if self.restart_criterion == "loss":
             return lambda net: net.history[-1, "train_loss"]

@@ -218,14 +218,14 @@ def test_contrastive_option_on_images(blobs):
     assert est.net_.loss_weights["contrastive"] == 1.0
     assert est.predict(Xt).shape == (len(Xt),)
     # pretraining alone: the main stage has no contrastive term
-    est = TDCM(10, pretrain_epochs=1, epochs=1, n_init=1, batch_size=64, random_state=0,
-               device="cpu").fit(Xs)
+    est = TDCM(10, pretrain_epochs=1, lambda_contrastive=0.0, lambda_consistency=0.0, epochs=1,
+               n_init=1, batch_size=64, random_state=0, device="cpu").fit(Xs)
     assert "train_contrastive" not in est.history_[-1] and "pretrain" in est.histories_
     with pytest.raises(ValueError, match="pretrain_epochs"):
         TDCM(n_clusters=3, pretrain_epochs=1, **FAST).fit(blobs[0])
     # the consistency term alone: two views drawn, the contrastive term weighted 0
-    est = TDCM(10, lambda_consistency=2.0, epochs=1, n_init=1, batch_size=64, random_state=0,
-               device="cpu").fit(Xs)
+    est = TDCM(10, pretrain_epochs=0, lambda_contrastive=0.0, lambda_consistency=2.0, epochs=1,
+               n_init=1, batch_size=64, random_state=0, device="cpu").fit(Xs)
     assert {"train_consistency", "train_contrastive"} <= set(est.history_[-1])
     assert est.net_.loss_weights == {"balance": 1.0, "orthogonality": 1.0, "contrastive": 0.0,
                                      "consistency": 2.0}
@@ -364,3 +364,30 @@ def test_restarts_rule_and_the_graph_cut_choice(blobs):
     assert kept == pytest.approx(min(est.init_losses_))     # the kept run has the lowest cut
     by_loss = clone(est).set_params(restart_criterion="loss").fit(Xs, None, Xt)
     assert min(by_loss.init_losses_) == pytest.approx(by_loss.history_[-1, "train_loss"])
+
+
+
+def test_auto_view_settings_follow_the_input(blobs):
+    import skhda
+
+    Xs, ys, Xt, yt = skhda.datasets.load_digits_transfer("shared")
+    imgs_s, imgs_t = Xs[::4].reshape(-1, 8, 8) / 16, Xt[::4].reshape(-1, 8, 8) / 16
+    # images: the contrastive pretraining and both view terms are on
+    est = TDCM(10, epochs=1, batch_size=64, random_state=0, device="cpu")
+    est.fit(imgs_s, None, imgs_t)
+    views = (est.pretrain_epochs_, est.lambda_contrastive_, est.lambda_consistency_)
+    assert views == (5, 10.0, 3.0)
+    assert len(est.histories_["pretrain"]) == 5 and est.epochs_ == 1
+    assert est.net_.loss_weights["contrastive"] == 10.0
+    assert est.net_.loss_weights["consistency"] == 3.0
+    assert est.get_params()["pretrain_epochs"] == "auto"   # the parameter is left as given
+    # an explicit value wins over "auto"
+    est = TDCM(10, pretrain_epochs=0, lambda_consistency=0.0, epochs=1, batch_size=64,
+               random_state=0, device="cpu").fit(imgs_s)
+    views = (est.pretrain_epochs_, est.lambda_contrastive_, est.lambda_consistency_)
+    assert views == (0, 10.0, 0.0)
+    assert "pretrain" not in est.histories_ and "consistency" not in est.net_.loss_weights
+    # vectors: all off, 50 epochs
+    est = TDCM(n_clusters=3, **{**FAST, "epochs": "auto"}).fit(blobs[0])
+    assert (est.pretrain_epochs_, est.lambda_contrastive_, est.lambda_consistency_) == (0, 0.0, 0.0)
+    assert est.epochs_ == 50 and "pretrain" not in est.histories_
