@@ -21,6 +21,7 @@ from ...baselines import TargetClustering
 from ...datasets import load_mnist, load_usps, make_domain_shift_blobs
 from ...tdcm import TDCM
 from .._core import Method, Task, TransferData
+from .ccn import _load_proxy  # the 16 x 16 loaders of CCN's BatchNorm proxies
 
 
 class SourceClustering(ClusterMixin, BaseEstimator):
@@ -103,12 +104,6 @@ def _proxy_rows():
     )
 
 
-def _load_image_proxy(data_dir, condition):
-    from .ccn import _load_proxy  # the same 16 x 16 loaders as CCN's BatchNorm proxies
-
-    return _load_proxy(data_dir, condition)
-
-
 def _tdcm_blobs(k, seed, **extra):
     # tdcm.md's synthetic protocol, pinned (lambda_neighbors / beta / the restart rule: the
     # defaults it ran with)
@@ -183,7 +178,7 @@ TASKS = [
          paper="none (settings protocol for TDCM's image defaults)",
          setting="TDCM given the unlabelled target rows (use_target='auto'), as a user calls it",
          files=("usps.npz", "mnist_test.npz"), cpu_time="about 10 min per fit (1 thread)",
-         load=_load_image_proxy, conditions=IMAGE_PROXIES, methods=_proxy_rows(),
+         load=_load_proxy, conditions=IMAGE_PROXIES, methods=_proxy_rows(),
          metrics=("acc", "nmi"), seeds=2,
          notes="Each cell pools the two proxies and the seeds. Labels we may use: the "
                "benchmarks' targets (USPS, MNIST test) are never a target here; the target is "
