@@ -19,7 +19,7 @@ import time
 import torch
 from sklearn.metrics import normalized_mutual_info_score as nmi
 
-from skhda.benchmark.tasks.ccn import _load_proxy
+from skhda.benchmark.tasks._proxies import _load_proxy
 from skhda.metrics import cluster_accuracy
 from skhda.tdcm import TDCM
 

@@ -37,6 +37,7 @@ from ...datasets import load_mnist, load_omniglot, load_usps
 from ...metrics import cluster_accuracy, n_dominant_clusters
 from ...nn.encoders import ConvEncoder
 from .._core import Method, Task, TransferData, configure, fit_and_score
+from ._proxies import _load_proxy
 
 
 def _backbones(seed, shape, channels, g_dim, dim, n):
@@ -150,27 +151,7 @@ _DIGIT_NOTES = (
     "G for CCN+ and CCN++ of a seed, up to device nondeterminism), and its fit time "
     "includes G's.")
 
-def _digits16():
-    """sklearn's embedded digits / 16, bilinearly resized to 16 x 16 (USPS's size and range)."""
-    from sklearn.datasets import load_digits
-
-    d = load_digits()
-    X = torch.as_tensor(d.images[:, None] / 16.0, dtype=torch.float32)
-    X = torch.nn.functional.interpolate(X, size=(16, 16), mode="bilinear",
-                                        align_corners=False).clamp(0, 1)
-    return X.numpy(), d.target
-
-
-PROXIES = ("MNIST -> USPS", "digits -> USPS", "USPS -> digits")
-
-
-def _load_proxy(data_dir, condition):
-    """One of the BatchNorm proxies: never MNIST test as the target (the benchmark's)."""
-    domains = {"MNIST": lambda: load_mnist(data_dir, 16), "USPS": lambda: load_usps(data_dir),
-               "digits": _digits16}
-    src, tgt = condition.split(" -> ")
-    (Xs, ys), (Xt, yt) = domains[src](), domains[tgt]()
-    return TransferData(Xs.reshape(len(Xs), 1, 16, 16), ys, Xt.reshape(len(Xt), 1, 16, 16), yt)
+PROXIES = ("MNIST -> USPS", "digits -> USPS", "USPS -> digits")  # never MNIST test as the target
 
 
 TASKS = [

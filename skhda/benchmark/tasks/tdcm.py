@@ -21,7 +21,7 @@ from ...baselines import TargetClustering
 from ...datasets import load_mnist, load_usps, make_domain_shift_blobs
 from ...tdcm import TDCM
 from .._core import Method, Task, TransferData
-from .ccn import _load_proxy  # the 16 x 16 loaders of CCN's BatchNorm proxies
+from ._proxies import _load_proxy
 
 
 class SourceClustering(ClusterMixin, BaseEstimator):
