@@ -21,8 +21,9 @@ pass per domain with per-domain running statistics (EMA). Every fit is
 scored twice: with the BatchNorm running statistics (``acc``) and with
 statistics re-estimated on the target training rows (``acc_adabn``, AdaBN).
 Records: ``benchmarks/results/ccn-batchnorm-proxy.jsonl``. ``digits16`` / ``load``
-mirror the registry's ``_digits16`` / ``_load_proxy`` (``skhda.benchmark.tasks._proxies``; task ``ccn-digit-proxies-quick``,
-which runs the committed code), kept here because ba4f727 has neither.
+mirror the registry's ``_digits16`` / ``_load_proxy`` (``skhda.benchmark.tasks._proxies``;
+task ``ccn-digit-proxies-quick``, which runs the committed code), kept here because ba4f727
+has neither.
 
 Run (one core): ``OMP_NUM_THREADS=1 python benchmarks/ccn_batchnorm_proxy.py
 joint du "CCN+,CCN++,DANN" 0,1``

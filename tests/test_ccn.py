@@ -208,9 +208,34 @@ def test_ccn_contrastive_term_on_images(tiny_images):
     assert "train_contrastive" in est.history_[-1]
     assert est.net_.loss_weights == {"contrastive": 2.0}
     assert est.predict(X).shape == (60,)
-    plain = CCN(4, loss="mcl", similarity=G, embedding_dim=8, epochs=1, batch_size=20,
-                device="cpu", random_state=0).fit(X, y, X)
+    plain = CCN(4, loss="mcl", similarity=G, lambda_contrastive=0.0, embedding_dim=8, epochs=1,
+                batch_size=20, device="cpu", random_state=0).fit(X, y, X)
     assert "train_contrastive" not in plain.history_[-1]
+
+
+def test_ccn_contrastive_auto_follows_the_input(tiny_images):
+    """``lambda_contrastive="auto"``: the term on target images, off on vectors; a number wins."""
+    X, y = tiny_images
+    G = SimilarityNetwork(classes_per_batch=4, samples_per_class=4, embedding_dim=4,
+                          hidden_dim=8, epochs=1, device="cpu", random_state=0).fit(X, y)
+    common = {"loss": "mcl", "similarity": G, "embedding_dim": 8, "epochs": 1,
+              "batch_size": 20, "device": "cpu", "random_state": 0}
+    assert CCN(4).lambda_contrastive == "auto"
+    images = CCN(4, **common).fit(X, y, X)
+    assert images.lambda_contrastive_ == 1.0
+    assert images.net_.loss_weights == {"contrastive": 1.0}
+    assert "train_contrastive" in images.history_[-1]
+    off = CCN(4, lambda_contrastive=0.0, **common).fit(X, y, X)
+    assert off.lambda_contrastive_ == 0.0 and "train_contrastive" not in off.history_[-1]
+    flat = X.reshape(len(X), -1)
+    Gv = SimilarityNetwork(classes_per_batch=4, samples_per_class=4, embedding_dim=4,
+                           hidden_dims=(8,), hidden_dim=8, epochs=1, device="cpu",
+                           random_state=0).fit(flat, y)
+    vectors = CCN(4, **{**common, "similarity": Gv}).fit(flat, y, flat)
+    assert vectors.lambda_contrastive_ == 0.0
+    assert "train_contrastive" not in vectors.history_[-1]
+    with pytest.raises(ValueError, match="lambda_contrastive"):
+        CCN(4, **{**common, "lambda_contrastive": "always"}).fit(X, y, X)
 
 
 def test_ccnplus_contrastive_term_on_images(tiny_images):

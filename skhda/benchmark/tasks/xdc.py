@@ -116,7 +116,8 @@ class CCNClusters:
     def __init__(self, seed, epochs=15):
         self.ccn = CCN(100, loss="mcl", similarity=SimilarityNetwork(20, 5, epochs=epochs,
                                                                       random_state=seed),
-                       epochs=epochs, random_state=seed)
+                       epochs=epochs, lambda_contrastive=0.0,   # as recorded (no views)
+                       random_state=seed)
 
     def get_params(self, deep=True):
         return self.ccn.get_params(deep)
