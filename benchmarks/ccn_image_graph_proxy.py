@@ -1,0 +1,58 @@
+"""CCN on few-class image targets: G alone against G + the target's t-SNE graph (proxies).
+
+Issue 16, eighth session (``doc/benchmarks/ccn.md``, "The contrastive term by
+default"). Cross-task USPS class splits whose labels we may use: the source
+classes are labelled (G learns them), the target classes are clustered,
+16 x 16 images. USPS 0-4 -> 5-9 is left out: it is the held-out check of
+``benchmarks/ccn_contrast_heldout.py``. Candidates: ``target_graph="off"``
+(the image default: G labels every pair) and ``"tsne"`` (the vector default:
+pairs from the neighbour lists of a 2-d t-SNE map of the target pixels), both
+with ``n_init=1`` and the default ``lambda_contrastive`` (1 on images).
+
+    OMP_NUM_THREADS=1 python benchmarks/ccn_image_graph_proxy.py off,tsne 0,1 [DATA_DIR]
+"""
+
+import json
+import sys
+import time
+
+import torch
+from sklearn.metrics import normalized_mutual_info_score as nmi
+
+from skhda.ccn import CCN
+from skhda.datasets import load_usps
+from skhda.metrics import cluster_accuracy, n_dominant_clusters
+
+OUT = "benchmarks/results/ccn-image-graph-proxy.jsonl"
+SPLITS = {"USPS 5-9 -> 0-4": ((5, 6, 7, 8, 9), (0, 1, 2, 3, 4)),
+          "USPS evens -> odds": ((0, 2, 4, 6, 8), (1, 3, 5, 7, 9)),
+          "USPS odds -> evens": ((1, 3, 5, 7, 9), (0, 2, 4, 6, 8))}
+
+
+def main(graphs, seeds, data_dir="../shared/data"):
+    torch.set_num_threads(1)
+    X, y = load_usps(data_dir)
+    for seed in seeds:
+        for name, (src, tgt) in SPLITS.items():
+            s, t = torch.isin(torch.as_tensor(y), torch.as_tensor(src)).numpy(), \
+                torch.isin(torch.as_tensor(y), torch.as_tensor(tgt)).numpy()
+            Xs, ys, Xt, yt = X[s, None], y[s], X[t, None], y[t]
+            for k in (5, 100):
+                for graph in graphs:
+                    t0 = time.perf_counter()
+                    est = CCN(k, target_graph=graph, n_init=1, random_state=seed).fit(Xs, ys, Xt)
+                    labels = est.labels_
+                    rec = {"task": name, "n_clusters": k, "target_graph": graph, "n_init": 1,
+                           "lambda_contrastive": est.lambda_contrastive_, "seed": seed,
+                           "acc": float(cluster_accuracy(yt, labels)),
+                           "nmi": float(nmi(yt, labels)),
+                           "ndc": int(n_dominant_clusters(labels, k)),
+                           "fit_s": time.perf_counter() - t0}
+                    print(json.dumps(rec), flush=True)
+                    with open(OUT, "a") as f:
+                        f.write(json.dumps(rec) + "\n")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1].split(","), [int(s) for s in sys.argv[2].split(",")],
+         *(sys.argv[3:4] or ["../shared/data"]))
