@@ -12,16 +12,12 @@ with ``n_init=1`` and the default ``lambda_contrastive`` (1 on images).
     OMP_NUM_THREADS=1 python benchmarks/ccn_image_graph_proxy.py off,tsne 0,1 [DATA_DIR]
 """
 
-import json
 import sys
-import time
 
 import torch
-from sklearn.metrics import normalized_mutual_info_score as nmi
+from _usps_splits import fit_record, usps_split
 
 from skhda.ccn import CCN
-from skhda.datasets import load_usps
-from skhda.metrics import cluster_accuracy, n_dominant_clusters
 
 OUT = "benchmarks/results/ccn-image-graph-proxy.jsonl"
 SPLITS = {"USPS 5-9 -> 0-4": ((5, 6, 7, 8, 9), (0, 1, 2, 3, 4)),
@@ -31,26 +27,15 @@ SPLITS = {"USPS 5-9 -> 0-4": ((5, 6, 7, 8, 9), (0, 1, 2, 3, 4)),
 
 def main(graphs, seeds, data_dir="../shared/data"):
     torch.set_num_threads(1)
-    X, y = load_usps(data_dir)
     for seed in seeds:
         for name, (src, tgt) in SPLITS.items():
-            s, t = torch.isin(torch.as_tensor(y), torch.as_tensor(src)).numpy(), \
-                torch.isin(torch.as_tensor(y), torch.as_tensor(tgt)).numpy()
-            Xs, ys, Xt, yt = X[s, None], y[s], X[t, None], y[t]
+            data = usps_split(data_dir, src, tgt)
             for k in (5, 100):
                 for graph in graphs:
-                    t0 = time.perf_counter()
-                    est = CCN(k, target_graph=graph, n_init=1, random_state=seed).fit(Xs, ys, Xt)
-                    labels = est.labels_
-                    rec = {"task": name, "n_clusters": k, "target_graph": graph, "n_init": 1,
-                           "lambda_contrastive": est.lambda_contrastive_, "seed": seed,
-                           "acc": float(cluster_accuracy(yt, labels)),
-                           "nmi": float(nmi(yt, labels)),
-                           "ndc": int(n_dominant_clusters(labels, k)),
-                           "fit_s": time.perf_counter() - t0}
-                    print(json.dumps(rec), flush=True)
-                    with open(OUT, "a") as f:
-                        f.write(json.dumps(rec) + "\n")
+                    fit_record(CCN(k, target_graph=graph, n_init=1, random_state=seed),
+                               data, k, OUT, task=name, n_clusters=k, target_graph=graph,
+                               n_init=1, lambda_contrastive=lambda est: est.lambda_contrastive_,
+                               seed=seed)
 
 
 if __name__ == "__main__":
