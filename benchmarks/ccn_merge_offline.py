@@ -1,0 +1,104 @@
+"""CCN with ``n_clusters=100``: merging dominant clusters that G calls similar (offline check).
+
+Issue 16, ninth session (``doc/benchmarks/ccn.md``, "Merging clusters by G").
+With ``n_clusters=100`` CCN leaves 7-9 dominant clusters for 5 unseen digit
+classes. The idea checked here, after the fit and without labels: join two
+dominant clusters when G's mean ``P(similar)`` over their cross pairs, divided
+by the geometric mean of their within-cluster means, exceeds ``tau``
+(average linkage, the best pair first, until no pair passes). Run on proxies
+whose labels we may use: the USPS class splits of ``ccn_image_graph_proxy.py``
+(G alone, the image default, and the t-SNE graph) and the Omniglot proxy split
+(G on alphabets 0-1, the protocol's G; alphabets 2 and 3 at CCN's defaults).
+Each line: the fit, ``tau`` (None: no merge), target ACC / NMI and the number
+of dominant clusters against the true count.
+
+    OMP_NUM_THREADS=1 python benchmarks/ccn_merge_offline.py usps59,omni2 off 0 [DATA_DIR]
+"""
+
+import json
+import sys
+import time
+
+import numpy as np
+import torch
+from _usps_splits import usps_split
+from sklearn.metrics import normalized_mutual_info_score as nmi
+
+from skhda.benchmark.tasks.ccn import OMNI_CHANNELS, OMNI_G, _backbones
+from skhda.ccn import CCN, SimilarityNetwork
+from skhda.datasets import load_omniglot
+from skhda.metrics import cluster_accuracy, n_dominant_clusters
+
+OUT = "benchmarks/results/ccn-merge-offline.jsonl"
+SPLITS = {"usps59": ((5, 6, 7, 8, 9), (0, 1, 2, 3, 4)),
+          "uspsev": ((0, 2, 4, 6, 8), (1, 3, 5, 7, 9)),
+          "uspsod": ((1, 3, 5, 7, 9), (0, 2, 4, 6, 8))}
+TAUS = (None, 0.6, 0.8, 0.9)
+
+
+def merge(labels, S, n_clusters, tau):
+    """The labels after merging dominant clusters whose normalised G affinity exceeds ``tau``."""
+    labels = labels.copy()
+    while tau is not None:
+        ids, counts = np.unique(labels, return_counts=True)
+        dom = ids[counts >= len(labels) / n_clusters]
+        rows = {c: np.flatnonzero(labels == c) for c in dom}
+        within = {}
+        for c, r in rows.items():
+            block = S[np.ix_(r, r)]
+            within[c] = (block.sum() - np.trace(block)) / max(len(r) * (len(r) - 1), 1)
+        best, pair = tau, None
+        for i, a in enumerate(dom):
+            for b in dom[i + 1:]:
+                ratio = S[np.ix_(rows[a], rows[b])].mean() / np.sqrt(within[a] * within[b])
+                if ratio > best:
+                    best, pair = ratio, (a, b)
+        if pair is None:
+            break
+        labels[labels == pair[1]] = pair[0]
+    return labels
+
+
+def fit(name, graph, seed, data_dir):
+    """(fitted CCN(100), X_target, y_target) of one proxy fit."""
+    if name in SPLITS:
+        Xs, ys, Xt, yt = usps_split(data_dir, *SPLITS[name])
+        est = CCN(100, target_graph=graph, n_init=1, random_state=seed)
+    else:   # omni2 / omni3: the proxy split's G (alphabets 0-1), CCN at its defaults
+        X, y, alphabet = load_omniglot(data_dir)
+        src, tgt = alphabet < 2, alphabet == int(name[-1])
+        Xs, ys, Xt, yt = X[src, None], y[src], X[tgt, None], y[tgt]
+        enc = _backbones(seed, (1, 28, 28), OMNI_CHANNELS, 64, 128, 0)[0]
+        G = SimilarityNetwork(**OMNI_G, encoder=enc, random_state=seed).fit(Xs, ys)
+        est = CCN(100, similarity=G, target_graph=graph, random_state=seed)
+    return est.fit(Xs, ys, Xt), Xt, yt
+
+
+def records(name, graph, seed, labels, S, y, fit_s):
+    out = []
+    for tau in TAUS:
+        lab = merge(labels, S, 100, tau)
+        out.append({"task": name, "target_graph": graph, "seed": seed, "tau": tau,
+                    "acc": float(cluster_accuracy(y, lab)), "nmi": float(nmi(y, lab)),
+                    "ndc": int(n_dominant_clusters(lab, 100)), "classes": int(len(np.unique(y))),
+                    "fit_s": fit_s})
+    return out
+
+
+def main(names, graph, seeds, data_dir="../shared/data"):
+    torch.set_num_threads(1)
+    for seed in seeds:
+        for name in names:
+            t = time.perf_counter()
+            est, Xt, yt = fit(name, graph, seed, data_dir)
+            fit_s = time.perf_counter() - t
+            S = est.similarity_.similarity_matrix(Xt, adapt_batchnorm=True)
+            for rec in records(name, graph, seed, est.labels_, S, yt, fit_s):
+                print(json.dumps(rec), flush=True)
+                with open(OUT, "a") as f:
+                    f.write(json.dumps(rec) + "\n")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1].split(","), sys.argv[2], [int(s) for s in sys.argv[3].split(",")],
+         *(sys.argv[4:5] or ["../shared/data"]))
