@@ -37,25 +37,35 @@ TAUS = (None, 0.6, 0.8, 0.9)
 
 
 def merge(labels, S, n_clusters, tau):
-    """The labels after merging dominant clusters whose normalised G affinity exceeds ``tau``."""
+    """The labels after merging dominant clusters whose normalised G affinity exceeds ``tau``.
+
+    The pair sums of every two dominant clusters come from one product with
+    their one-hot indicator; a merge adds the second cluster's row and column
+    of sums to the first's (the merged cluster keeps the smaller id).
+    """
     labels = labels.copy()
-    while tau is not None:
-        ids, counts = np.unique(labels, return_counts=True)
-        dom = ids[counts >= len(labels) / n_clusters]
-        rows = {c: np.flatnonzero(labels == c) for c in dom}
-        within = {}
-        for c, r in rows.items():
-            block = S[np.ix_(r, r)]
-            within[c] = (block.sum() - np.trace(block)) / max(len(r) * (len(r) - 1), 1)
-        best, pair = tau, None
-        for i, a in enumerate(dom):
-            for b in dom[i + 1:]:
-                ratio = S[np.ix_(rows[a], rows[b])].mean() / np.sqrt(within[a] * within[b])
-                if ratio > best:
-                    best, pair = ratio, (a, b)
-        if pair is None:
+    if tau is None:
+        return labels
+    ids, counts = np.unique(labels, return_counts=True)
+    dom = ids[counts >= len(labels) / n_clusters]
+    B = (labels[:, None] == dom[None, :]).astype(np.float64)   # rows x dominant clusters
+    sums = B.T @ S.astype(np.float64) @ B   # sums[a, b]: P(similar) summed over a x b
+    self_pairs = B.T @ np.diag(S).astype(np.float64)   # the diagonal's share of sums[a, a]
+    sizes = B.sum(0)
+    while len(dom) > 1:
+        within = (np.diag(sums) - self_pairs) / np.maximum(sizes * (sizes - 1), 1)
+        ratio = sums / np.outer(sizes, sizes) / np.sqrt(np.outer(within, within))
+        ratio[np.tril_indices(len(dom))] = -np.inf   # pairs a < b, in the order of ids
+        a, b = np.unravel_index(np.argmax(ratio), ratio.shape)
+        if not ratio[a, b] > tau:
             break
-        labels[labels == pair[1]] = pair[0]
+        labels[labels == dom[b]] = dom[a]
+        sums[a] += sums[b]
+        sums[:, a] += sums[:, b]
+        self_pairs[a] += self_pairs[b]
+        sizes[a] += sizes[b]
+        keep = np.arange(len(dom)) != b
+        dom, sums, self_pairs, sizes = dom[keep], sums[keep][:, keep], self_pairs[keep], sizes[keep]
     return labels
 
 
