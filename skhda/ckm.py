@@ -554,10 +554,9 @@ class _AdaptiveClustering(BaseDeepDA):
             return int(self.pseudo_refresh)
         if self._recluster_method(data) != "tsne":
             return 2
-        init = self._init_method(data)
-        if init == "tsne":
-            return 0
-        return 10 if init == "spectral" else 5   # half the "auto" epochs
+        # half the 20 "auto" epochs of a graph start; a t-SNE start is not refreshed
+        # (and a k-means++ start has no pseudo-labels to refresh)
+        return 10 if self._init_method(data) == "spectral" else 0
 
     def _joint_epochs(self, data):
         """``epochs``; ``"auto"``: 20 for a t-SNE refresh after a spectral start, else 10."""
