@@ -114,7 +114,7 @@ def knn_indices(Z, k, batch_size=2048, metric="cosine"):
     return out
 
 
-def tsne_map(X, random_state=0, normalize=True):
+def tsne_map(X, random_state=0, normalize=True, **params):
     """2-d :class:`~sklearn.manifold.TSNE` map of the (L2-normalised) rows of ``X``.
 
     PCA start, perplexity ``min(30, (n - 1) / 3)``. The manifold embedding
@@ -130,6 +130,10 @@ def tsne_map(X, random_state=0, normalize=True):
     random_state : int, default=0
     normalize : bool, default=True
         Scale every row to unit L2 norm first (cosine geometry).
+    **params
+        Other :class:`~sklearn.manifold.TSNE` parameters (``init``,
+        ``max_iter``, ``angle``, ...), for experiments; skhda's steps use the
+        defaults above.
 
     Returns
     -------
@@ -146,7 +150,8 @@ def tsne_map(X, random_state=0, normalize=True):
     if normalize:
         X = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
     perplexity = min(30.0, (len(X) - 1) / 3.0)
-    return TSNE(2, init="pca", perplexity=perplexity, random_state=random_state).fit_transform(X)
+    params = {"init": "pca", "perplexity": perplexity, **params}
+    return TSNE(2, random_state=random_state, **params).fit_transform(X)
 
 
 def shared_neighbours(lists):
