@@ -23,6 +23,7 @@ import time
 import numpy as np
 import threadpoolctl
 import torch
+from _ckm_tsne_inputs import fit_recording_tsne_inputs
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score
 
@@ -42,20 +43,8 @@ def capture(which, seed, data_dir):
     (the L2-normalised pixels beside the encoder features).
     """
     d = load_pair(data_dir, reverse=which == "mu", swap_classes=which == "um")
-    inputs, original = [], ckm.tsne_map
-
-    def recording(X, *args, **kwargs):
-        inputs.append(np.array(X, dtype=np.float64))
-        return original(X, *args, **kwargs)
-
-    ckm.tsne_map = recording
-    try:
-        t = time.perf_counter()
-        est = ckm.CKM(5, pseudo_refresh=5, random_state=seed).fit(  # the refresh on
-            d.X_source, d.y_source, d.X_target)
-        fit_s = time.perf_counter() - t
-    finally:
-        ckm.tsne_map = original
+    est, inputs, fit_s = fit_recording_tsne_inputs(  # the refresh on
+        ckm.CKM(5, pseudo_refresh=5, random_state=seed), d)
     fit = {"acc": float(cluster_accuracy(d.y_target, est.predict(d.X_target))), "fit_s": fit_s}
     return d.y_target, inputs, fit
 
