@@ -308,3 +308,19 @@ def test_tsne_refresh_reclusters_the_target(digits):
     # the t-SNE map of the pixels beside the features finds the digits (0.80 measured
     # on this 300-row subsample after 2 + 2 epochs)
     assert cluster_accuracy(yt, labels) > 0.7
+
+
+def test_stage1_contrastive_term_on_images(digits):
+    """lambda_contrastive adds NT-Xent of two target views to stage 1 only; images only."""
+    Xs, ys, Xt, yt = digits
+    Xs, Xt = Xs.reshape(-1, 8, 8), Xt.reshape(-1, 8, 8)
+    est = CKM(5, **{**FAST, "lambda_contrastive": 2.0}).fit(Xs, ys, Xt)
+    pretrain, joint = est.histories_["pretrain"], est.histories_["joint"]
+    assert np.isfinite(pretrain[-1]["train_contrastive"])
+    assert "train_contrastive" not in joint[-1]
+    assert est.net_.module_.contrast is None          # no projection head kept with the model
+    plain = CKM(5, **FAST).fit(Xs, ys, Xt)
+    assert "train_contrastive" not in plain.histories_["pretrain"][-1]
+    with pytest.raises(ValueError, match="lambda_contrastive needs image inputs"):
+        CKM(5, **{**FAST, "lambda_contrastive": 1.0}).fit(Xs.reshape(len(Xs), -1), ys,
+                                                           Xt.reshape(len(Xt), -1))

@@ -235,9 +235,10 @@ class TwoViewContrast(nn.Module):
     def check_images(shape, params):
         """Raise a ``ValueError`` naming ``params`` unless one row's ``shape`` is an image."""
         if len(shape) != 3:
+            verb = "need" if " and " in params else "needs"
             raise ValueError(
-                f"{params} need image inputs (the contrastive views are random affine jitter "
-                f"of images), got rows of shape {tuple(shape)}; set it to 0 for vectors."
+                f"{params} {verb} image inputs (the contrastive views are random affine "
+                f"jitter of images), got rows of shape {tuple(shape)}; set it to 0 for vectors."
             )
 
     def forward(self, encode, x):
