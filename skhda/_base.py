@@ -33,6 +33,7 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import Callback
 
+from ._cache import cached, rng_states, set_rng_states, stage_key
 from ._training import DomainDataset, batched_apply, best_of, make_net
 from ._validation import (
     HasMethods,
@@ -798,8 +799,16 @@ class DeepMixin:
         return copy.deepcopy(list(cbs))   # checked by check_callbacks before training
 
     def _train_stage(self, stage, module, dataset, epochs, *, batch_size=None, lr=None,
-                     extra_callbacks=(), **net_kwargs):
-        """Train ``module`` for one stage; record its history; return the net."""
+                     extra_callbacks=(), cache=False, **net_kwargs):
+        """Train ``module`` for one stage; record its history; return the net.
+
+        With ``cache`` and a ``memory`` parameter set, a stage without
+        callbacks is restored from the cache when one with the same
+        :func:`~skhda._cache.stage_key` was trained before: its weights, its
+        optimizer's state, its history and the global torch random state it
+        left (so the rest of the fit is the same).
+        """
+        user_callbacks = self._stage_callbacks(stage)
         net = make_net(
             module,
             epochs=epochs,
@@ -808,12 +817,16 @@ class DeepMixin:
             device=self.device_,
             seed=self._stage_seed(stage),
             verbose=self.verbose,
-            callbacks=[*extra_callbacks, *self._stage_callbacks(stage)],
+            callbacks=[*extra_callbacks, *user_callbacks],
             stage=stage,
             owner=type(self).__name__,
             **net_kwargs,
         )
-        if epochs > 0:
+        memory = getattr(self, "memory", None)
+        if cache and memory is not None and epochs > 0 and not extra_callbacks \
+                and not user_callbacks:
+            self._train_cached(net, stage, module, dataset, epochs, memory, net_kwargs)
+        elif epochs > 0:
             net.fit(dataset, None)
         else:
             net.initialize()
@@ -821,6 +834,30 @@ class DeepMixin:
         if stage == self._main_stage:
             self.history_ = net.history
         return net
+
+    def _train_cached(self, net, stage, module, dataset, epochs, memory, net_kwargs):
+        """Fit ``net`` on ``dataset``, or restore the fit from ``memory`` (see ``_train_stage``)."""
+        key = stage_key(stage, module, dataset, self.device_, epochs=epochs,
+                        batch_size=net.batch_size, lr=net.lr, seed=self._stage_seed(stage),
+                        net_kwargs=net_kwargs)
+
+        def train():
+            net.fit(dataset, None)
+            return {"module": {k: v.detach().cpu() for k, v in module.state_dict().items()},
+                    "optimizer": net.optimizer_.state_dict(), "history": net.history_,
+                    "rng": rng_states(self.device_)}
+
+        trained = []   # a miss trains net itself
+        result = cached(memory, key, lambda: trained.append(True) or train())
+        if trained:
+            return
+        net.initialize()
+        module.load_state_dict(result["module"])
+        net.optimizer_.load_state_dict(result["optimizer"])
+        net.history_ = result["history"]
+        set_rng_states(result["rng"], self.device_)
+        if self.verbose:
+            print(f"{type(self).__name__} stage {stage!r}: restored from memory")
 
     def _train_restarts(self, stage, n_init, build, epochs, rank, **train_kwargs):
         """Train ``n_init`` models for ``stage`` and keep the best by ``rank`` (lower is better).

@@ -58,7 +58,7 @@ import torch
 import torch.nn.functional as F
 from scipy.optimize import linear_sum_assignment
 from sklearn.cluster import KMeans, SpectralClustering
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, check_memory
 from torch import nn
 
 from ._base import (
@@ -69,6 +69,7 @@ from ._base import (
 )
 from ._training import LinearSchedule, PeriodicRefresh, batched_apply
 from ._validation import (
+    HasMethods,
     StrOptions,
     non_negative_int,
     non_negative_real,
@@ -335,7 +336,22 @@ _PARAMS_DOC = """
         Hidden layers of the default MLP encoder (vector inputs).
     batch_size : int, default=256
         Rows per step of each domain.
-""" + TRAINING_PARAMETERS_DOC.rstrip("\n")
+""" + TRAINING_PARAMETERS_DOC + """\
+    memory : str or object with the joblib.Memory interface, default=None
+        Caches stage 1 (the pretrained autoencoder) and the t-SNE map of
+        the start, as scikit-learn's ``Pipeline(memory=...)`` caches
+        transformers: a path (or a :class:`joblib.Memory`) where they are
+        stored. A later fit whose stage 1 has the same inputs (data, the
+        stage-1 parameters, ``random_state``, device type) restores it
+        instead of training it again, and ends where the uncached fit ends:
+        the same labels, with ``random_state`` an int. CKM, DECAdapter,
+        DCNAdapter and the semi-supervised fits share it (their stage 1 is
+        the same), so comparing them, or a grid search over the joint
+        stage's parameters, trains stage 1 once per seed and fold. Stage 1
+        is not cached when it has callbacks (``callbacks={"pretrain": ...}``).
+        None (default): nothing is cached. Clear the folder after upgrading
+        skhda or torch.
+""".rstrip("\n")
 
 _with_params = with_parameters_doc(_PARAMS_DOC)
 
@@ -375,7 +391,7 @@ class _AdaptiveClustering(BaseDeepDA):
                  embedding_dim=10,
                  hidden_dims=(256, 128),
                  encoder=None, input_shape=None, batch_size=256, lr=1e-3, device="auto",
-                 random_state=None, verbose=0, callbacks=None):
+                 random_state=None, verbose=0, callbacks=None, memory=None):
         self.n_clusters = n_clusters
         self.use_source = use_source
         self.pretrain_epochs = pretrain_epochs
@@ -402,6 +418,7 @@ class _AdaptiveClustering(BaseDeepDA):
         self.random_state = random_state
         self.verbose = verbose
         self.callbacks = callbacks
+        self.memory = memory
 
     def _capabilities(self):
         # source labels only for use_source="all" (L_CE)
@@ -425,6 +442,7 @@ class _AdaptiveClustering(BaseDeepDA):
         "recluster": [StrOptions({"auto", "spectral", "tsne"})],
         "lambda_source_pretrain": non_negative_real(),
         "lambda_contrastive": non_negative_real(),
+        "memory": [None, str, HasMethods(["cache"])],
     }
 
     # ------------------------------------------------------- to specialise
@@ -460,7 +478,8 @@ class _AdaptiveClustering(BaseDeepDA):
         self._train_stage("pretrain", model, data.dataset(source, order=_PARTS),
                           self.pretrain_epochs,
                           loss_weights={"ce": float(self.lambda_source_pretrain),
-                                        "contrastive": float(self.lambda_contrastive)})
+                                        "contrastive": float(self.lambda_contrastive)},
+                          cache=True)
         model.contrast = None   # stage 1 only
 
         # centroids: the embedding means of a partition of the target, from a kNN-graph
@@ -603,7 +622,8 @@ class _AdaptiveClustering(BaseDeepDA):
         X = data.X_target.reshape(len(H), -1).astype(np.float64)
         X = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
         seed = self._sklearn_seed
-        E = tsne_map(np.hstack([X, H]), random_state=seed, normalize=False)
+        E = check_memory(self.memory).cache(tsne_map)(np.hstack([X, H]), random_state=seed,
+                                                      normalize=False)
         return KMeans(n_clusters, n_init=10, random_state=seed).fit_predict(E).astype(np.int64)
 
     def _graph_on_encoder(self, data):
@@ -758,7 +778,7 @@ class CKM(_AdaptiveClustering):
                  lambda_source_pretrain=30.0, lambda_contrastive=0.0,
                  embedding_dim=10, hidden_dims=(256, 128), encoder=None, input_shape=None,
                  batch_size=256, lr=1e-3, device="auto", random_state=None, verbose=0,
-                 callbacks=None):
+                 callbacks=None, memory=None):
         super().__init__(
             n_clusters, use_source=use_source, pretrain_epochs=pretrain_epochs, epochs=epochs,
             lambda_cluster=lambda_cluster, lambda_source=lambda_source, augment=augment,
@@ -770,7 +790,7 @@ class CKM(_AdaptiveClustering):
             embedding_dim=embedding_dim,
             hidden_dims=hidden_dims, encoder=encoder, input_shape=input_shape,
             batch_size=batch_size, lr=lr, device=device, random_state=random_state,
-            verbose=verbose, callbacks=callbacks)
+            verbose=verbose, callbacks=callbacks, memory=memory)
         self.lambda_kshot = lambda_kshot
         self.temperature = temperature
         self.final_temperature = final_temperature
@@ -835,7 +855,7 @@ class DECAdapter(_AdaptiveClustering):
                  lambda_source_pretrain=30.0, lambda_contrastive=0.0,
                  embedding_dim=10, hidden_dims=(256, 128), encoder=None, input_shape=None,
                  batch_size=256, lr=1e-3, device="auto", random_state=None, verbose=0,
-                 callbacks=None):
+                 callbacks=None, memory=None):
         super().__init__(
             n_clusters, use_source=use_source, pretrain_epochs=pretrain_epochs, epochs=epochs,
             lambda_cluster=lambda_cluster, lambda_source=lambda_source, augment=augment,
@@ -847,7 +867,7 @@ class DECAdapter(_AdaptiveClustering):
             embedding_dim=embedding_dim,
             hidden_dims=hidden_dims, encoder=encoder, input_shape=input_shape,
             batch_size=batch_size, lr=lr, device=device, random_state=random_state,
-            verbose=verbose, callbacks=callbacks)
+            verbose=verbose, callbacks=callbacks, memory=memory)
         self.lambda_kshot = lambda_kshot
         self.alpha = alpha
         self.update_interval = update_interval
@@ -910,7 +930,7 @@ class DCNAdapter(_AdaptiveClustering):
                  embedding_dim=10,
                  hidden_dims=(256, 128),
                  encoder=None, input_shape=None, batch_size=256, lr=1e-3, device="auto",
-                 random_state=None, verbose=0, callbacks=None):
+                 random_state=None, verbose=0, callbacks=None, memory=None):
         super().__init__(
             n_clusters, use_source=use_source, pretrain_epochs=pretrain_epochs, epochs=epochs,
             lambda_cluster=lambda_cluster, lambda_source=lambda_source, augment=augment,
@@ -922,7 +942,7 @@ class DCNAdapter(_AdaptiveClustering):
             embedding_dim=embedding_dim,
             hidden_dims=hidden_dims, encoder=encoder, input_shape=input_shape,
             batch_size=batch_size, lr=lr, device=device, random_state=random_state,
-            verbose=verbose, callbacks=callbacks)
+            verbose=verbose, callbacks=callbacks, memory=memory)
         self.lambda_kshot = lambda_kshot
 
     def _make_clustering(self, n_clusters):

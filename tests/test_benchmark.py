@@ -121,6 +121,21 @@ def test_cli_runs_resumes_and_rebuilds_the_table(tmp_path, capsys):
     json.loads((tmp_path / "digits.jsonl").read_text().splitlines()[0])
 
 
+def test_cli_memory_shares_stage_one_and_keeps_the_results(tmp_path):
+    """--memory: CKM's stage 1 is restored for DECAdapter; the records equal those without it."""
+    args = ["benchmark", "digits", "--seeds", "1", "--set", "pretrain_epochs=2", "--set",
+            "epochs=1", "--no-progress", "--methods", "CKM", "DECAdapter"]
+    assert skhda_main([*args[:-3], "--out", str(tmp_path / "plain"), *args[-3:]]) == 0
+    assert skhda_main([*args[:-3], "--out", str(tmp_path / "cached"),
+                       "--memory", str(tmp_path / "cache"), *args[-3:]]) == 0
+    plain, cached = (load_results(tmp_path / d / "digits.jsonl") for d in ("plain", "cached"))
+    assert [r["method"] for r in cached] == ["CKM", "DECAdapter"]
+    assert [r["metrics"] for r in cached] == [r["metrics"] for r in plain]
+    assert [r["settings"] for r in cached] == [r["settings"] for r in plain]   # same rows
+    assert all(r["memory"] for r in cached) and not any("memory" in r for r in plain)
+    assert any((tmp_path / "cache").rglob("output.pkl"))
+
+
 def test_cli_missing_file_names_it_and_fits_nothing(tmp_path, capsys):
     code = skhda_main(["benchmark", "ckm-usps-mnist", "--data-dir", str(tmp_path),
                        "--out", str(tmp_path / "o"), "--no-progress"])

@@ -324,3 +324,43 @@ def test_stage1_contrastive_term_on_images(digits):
     with pytest.raises(ValueError, match="lambda_contrastive needs image inputs"):
         CKM(5, **{**FAST, "lambda_contrastive": 1.0}).fit(Xs.reshape(len(Xs), -1), ys,
                                                            Xt.reshape(len(Xt), -1))
+
+
+def test_memory_restores_stage_one_and_the_tsne_map(digits, tmp_path, monkeypatch):
+    """memory: a fit whose stage 1 was trained before (by any of the family) restores it and
+    its t-SNE start, and ends where the uncached fit ends; a changed stage-1 input trains it."""
+    from sklearn.manifold import TSNE
+    from skorch.callbacks import EpochTimer
+
+    Xs, ys, Xt, yt = digits
+    Xs, Xt = Xs.reshape(-1, 8, 8), Xt.reshape(-1, 8, 8)   # images: a t-SNE start
+    uncached = {cls: cls(5, **FAST).fit(Xs, ys, Xt) for cls in (CKM, DECAdapter)}
+    trained, maps = [], []
+    net_fit, tsne_fit = skhda.DomainNet.fit, TSNE.fit_transform
+    monkeypatch.setattr(skhda.DomainNet, "fit",
+                        lambda net, *a, **k: trained.append(net.stage) or net_fit(net, *a, **k))
+    monkeypatch.setattr(TSNE, "fit_transform",
+                        lambda tsne, *a, **k: maps.append(1) or tsne_fit(tsne, *a, **k))
+
+    def fit(cls=CKM, **params):
+        trained.clear()
+        maps.clear()
+        return cls(5, **{**FAST, "memory": str(tmp_path), **params}).fit(Xs, ys, Xt)
+
+    first = fit()
+    assert trained == ["pretrain", "joint"] and len(maps) == 1
+    for cls in (CKM, DECAdapter):   # DEC restores CKM's stage 1 and map
+        est = fit(cls)
+        assert trained == ["joint"] and maps == []
+        np.testing.assert_array_equal(est.predict_proba(Xt), uncached[cls].predict_proba(Xt))
+        np.testing.assert_array_equal(est.init_labels_, uncached[cls].init_labels_)
+        assert ([e["train_loss"] for e in est.histories_["pretrain"]]
+                == [e["train_loss"] for e in first.histories_["pretrain"]])
+    fit(lambda_cluster=2.0)             # a joint-stage parameter: stage 1 restored
+    assert trained == ["joint"]
+    fit(random_state=1)                 # another seed: another stage 1
+    assert trained == ["pretrain", "joint"] and len(maps) == 1
+    fit(callbacks={"pretrain": [EpochTimer()]})   # a stage with callbacks is trained
+    assert trained == ["pretrain", "joint"]
+    with pytest.raises(ValueError, match="memory"):
+        CKM(5, **{**FAST, "memory": 3}).fit(Xs, ys, Xt)

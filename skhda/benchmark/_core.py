@@ -269,7 +269,7 @@ def load_results(paths, task=None):
 
 
 def run_task(task, data_dir=None, seeds=None, methods=None, settings=None, results=None,
-             progress=True):
+             progress=True, memory=None):
     """Fit every (method, condition, seed) of ``task`` not yet in ``results``.
 
     Parameters
@@ -287,6 +287,12 @@ def run_task(task, data_dir=None, seeds=None, methods=None, settings=None, resul
         JSON-lines file: fits found there are skipped, new fits appended.
     progress : bool, default=True
         A tqdm progress bar over the fits.
+    memory : str, default=None
+        The ``memory`` of every deep estimator that has the parameter (e.g.
+        the CKM family, whose rows of one seed then train stage 1 once).
+        Results are those of the fits without it; it is not one of the
+        records' settings (their ``memory`` field says it was used, and
+        their ``fit_s`` then excludes what was restored).
 
     Returns
     -------
@@ -330,9 +336,10 @@ def run_task(task, data_dir=None, seeds=None, methods=None, settings=None, resul
             if c not in data:
                 data[c] = task.load(data_dir, c)
             ctx = FitContext(s, c, data[c], cache)
-            scores = evaluate(m, ctx, settings)
+            scores = evaluate(m, ctx, {**settings, "memory": memory} if memory else settings)
             rec = {"task": task.name, "method": m.name, "condition": c, "seed": s,
                    "settings": settings if m.deep else {},
+                   **({"memory": True} if memory and m.deep else {}),
                    "device": _device_used(m, settings),
                    "metrics": {k: v for k, v in scores.items() if k != "fit_s"},
                    "fit_s": round(float(scores.get("fit_s", 0.0)) + ctx.shared_s, 3),
