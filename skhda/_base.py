@@ -33,7 +33,7 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import Callback
 
-from ._cache import cached, rng_states, set_rng_states, stage_key
+from ._cache import cacheable_seed, cached, rng_states, set_rng_states, stage_key
 from ._training import DomainDataset, batched_apply, best_of, make_net
 from ._validation import (
     HasMethods,
@@ -803,10 +803,12 @@ class DeepMixin:
         """Train ``module`` for one stage; record its history; return the net.
 
         With ``cache`` and a ``memory`` parameter set, a stage without
-        callbacks is restored from the cache when one with the same
-        :func:`~skhda._cache.stage_key` was trained before: its weights, its
-        optimizer's state, its history and the global torch random state it
-        left (so the rest of the fit is the same).
+        callbacks of a fit seeded by an int ``random_state`` is restored from
+        the cache when one with the same :func:`~skhda._cache.stage_key` was
+        trained before: its weights and buffers, its history and the global
+        torch random state it left (so the rest of the fit is the same). Its
+        optimizer state is not kept: use it for a stage whose net is not
+        trained further (each skhda stage starts its own optimizer).
         """
         user_callbacks = self._stage_callbacks(stage)
         net = make_net(
@@ -823,8 +825,8 @@ class DeepMixin:
             **net_kwargs,
         )
         memory = getattr(self, "memory", None)
-        if cache and memory is not None and epochs > 0 and not extra_callbacks \
-                and not user_callbacks:
+        if cache and memory is not None and cacheable_seed(self.random_state) and epochs > 0 \
+                and not extra_callbacks and not user_callbacks:
             self._train_cached(net, stage, module, dataset, epochs, memory, net_kwargs)
         elif epochs > 0:
             net.fit(dataset, None)
@@ -844,16 +846,14 @@ class DeepMixin:
         def train():
             net.fit(dataset, None)
             return {"module": {k: v.detach().cpu() for k, v in module.state_dict().items()},
-                    "optimizer": net.optimizer_.state_dict(), "history": net.history_,
-                    "rng": rng_states(self.device_)}
+                    "history": net.history_, "rng": rng_states(self.device_)}
 
-        trained = []   # a miss trains net itself
+        trained = []   # a miss (or a stage the key cannot name) trains net itself
         result = cached(memory, key, lambda: trained.append(True) or train())
         if trained:
             return
         net.initialize()
         module.load_state_dict(result["module"])
-        net.optimizer_.load_state_dict(result["optimizer"])
         net.history_ = result["history"]
         set_rng_states(result["rng"], self.device_)
         if self.verbose:

@@ -58,7 +58,7 @@ import torch
 import torch.nn.functional as F
 from scipy.optimize import linear_sum_assignment
 from sklearn.cluster import KMeans, SpectralClustering
-from sklearn.utils.validation import check_is_fitted, check_memory
+from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from ._base import (
@@ -67,6 +67,7 @@ from ._base import (
     Capabilities,
     with_parameters_doc,
 )
+from ._cache import cacheable_seed, cached_call
 from ._training import LinearSchedule, PeriodicRefresh, batched_apply
 from ._validation import (
     HasMethods,
@@ -342,15 +343,20 @@ _PARAMS_DOC = """
         the start, as scikit-learn's ``Pipeline(memory=...)`` caches
         transformers: a path (or a :class:`joblib.Memory`) where they are
         stored. A later fit whose stage 1 has the same inputs (data, the
-        stage-1 parameters, ``random_state``, device type) restores it
-        instead of training it again, and ends where the uncached fit ends:
-        the same labels, with ``random_state`` an int. CKM, DECAdapter,
-        DCNAdapter and the semi-supervised fits share it (their stage 1 is
-        the same), so comparing them, or a grid search over the joint
-        stage's parameters, trains stage 1 once per seed and fold. Stage 1
-        is not cached when it has callbacks (``callbacks={"pretrain": ...}``).
-        None (default): nothing is cached. Clear the folder after upgrading
-        skhda or torch.
+        stage-1 parameters, ``random_state``, device type, torch's thread
+        count) restores it instead of training it again, and ends where the
+        uncached fit ends: the same labels. Only fits seeded by an int
+        ``random_state`` are cached (None draws a fresh seed per fit, which
+        never repeats), on CPU or CUDA. CKM, DECAdapter, DCNAdapter and the
+        semi-supervised fits share the entries (their stage 1 is the same),
+        so comparing them, or a grid search over the joint stage's
+        parameters, trains stage 1 once per seed and fold (searches with
+        ``n_jobs`` may train one twice, when two workers miss it at once).
+        Not cached: a stage 1 with callbacks (``callbacks={"pretrain": ...}``),
+        a user ``encoder`` that holds a closure, the refreshes' maps. The
+        keys hold the skhda, torch, skorch, scikit-learn and numpy versions,
+        not the code of a user encoder's class: clear the folder after
+        changing it. None (default): nothing is cached.
 """.rstrip("\n")
 
 _with_params = with_parameters_doc(_PARAMS_DOC)
@@ -495,7 +501,7 @@ class _AdaptiveClustering(BaseDeepDA):
             graph = self._spectral_labels(F_t, n_clusters)
         elif init == "tsne":   # the t-SNE refresh's clustering, on the stage-1 features
             graph = self._tsne_labels(data, self._hidden_features(model, data.X_target),
-                                      n_clusters)
+                                      n_clusters, cache=True)
         if ssda:   # the graph's clusters named by the labelled rows, which keep their labels
             mask = data.labelled_target
             self.classes_, y_l = data.target_classes()
@@ -615,15 +621,19 @@ class _AdaptiveClustering(BaseDeepDA):
             return self._spectral_labels(H, n_clusters)
         return self._tsne_labels(data, H, n_clusters)
 
-    def _tsne_labels(self, data, H, n_clusters):
-        """k-means (10 restarts) on a 2-d t-SNE map of the L2-normalised inputs beside ``H``."""
+    def _tsne_labels(self, data, H, n_clusters, cache=False):
+        """k-means (10 restarts) on a 2-d t-SNE map of the L2-normalised inputs beside ``H``.
+
+        With ``cache`` (the start's map, whose input is stage 1's) the map
+        goes through ``memory``; a refresh's input is the fit's own.
+        """
         if len(H) <= n_clusters + 1:
             return self._spectral_labels(H, n_clusters)
         X = data.X_target.reshape(len(H), -1).astype(np.float64)
         X = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
         seed = self._sklearn_seed
-        E = check_memory(self.memory).cache(tsne_map)(np.hstack([X, H]), random_state=seed,
-                                                      normalize=False)
+        memory = self.memory if cache and cacheable_seed(self.random_state) else None
+        E = cached_call(memory, tsne_map, np.hstack([X, H]), random_state=seed, normalize=False)
         return KMeans(n_clusters, n_init=10, random_state=seed).fit_predict(E).astype(np.int64)
 
     def _graph_on_encoder(self, data):

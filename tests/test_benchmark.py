@@ -134,6 +134,7 @@ def test_cli_memory_shares_stage_one_and_keeps_the_results(tmp_path):
     assert [r["settings"] for r in cached] == [r["settings"] for r in plain]   # same rows
     assert all(r["memory"] for r in cached) and not any("memory" in r for r in plain)
     assert any((tmp_path / "cache").rglob("output.pkl"))
+    assert "(1 of 1 with memory)" in results_table(TASKS["digits"], cached)   # times marked
 
 
 def test_cli_missing_file_names_it_and_fits_nothing(tmp_path, capsys):

@@ -360,7 +360,49 @@ def test_memory_restores_stage_one_and_the_tsne_map(digits, tmp_path, monkeypatc
     assert trained == ["joint"]
     fit(random_state=1)                 # another seed: another stage 1
     assert trained == ["pretrain", "joint"] and len(maps) == 1
+    fit(augment=0.3)                    # a stage-1 parameter: another stage 1
+    assert trained == ["pretrain", "joint"]
     fit(callbacks={"pretrain": [EpochTimer()]})   # a stage with callbacks is trained
     assert trained == ["pretrain", "joint"]
+    entries = sorted(tmp_path.rglob("output.pkl"))
+    fit(random_state=None)              # a fresh seed never repeats: nothing stored
+    assert trained == ["pretrain", "joint"] and sorted(tmp_path.rglob("output.pkl")) == entries
+    est = fit()
+    restored = pickle.loads(pickle.dumps(est))
+    np.testing.assert_array_equal(restored.predict(Xt), est.predict(Xt))
+    assert clone(est).memory == str(tmp_path)
     with pytest.raises(ValueError, match="memory"):
         CKM(5, **{**FAST, "memory": 3}).fit(Xs, ys, Xt)
+
+
+def test_memory_stores_nothing_it_cannot_name_or_an_interrupted_stage(digits, tmp_path,
+                                                                       monkeypatch):
+    """A user encoder holding a closure is trained every time; Ctrl-C in stage 1 stores nothing."""
+    Xs, ys, Xt, _ = digits
+    scale = 2.0
+
+    class Scaled(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear = torch.nn.Linear(Xs.shape[1], FAST["embedding_dim"])
+            self.activation = lambda x: scale * x    # a closure: no content to hash
+
+        def forward(self, x):
+            return self.activation(self.linear(x))
+
+    trained = []
+    net_fit = skhda.DomainNet.fit
+    monkeypatch.setattr(skhda.DomainNet, "fit",
+                        lambda net, *a, **k: trained.append(net.stage) or net_fit(net, *a, **k))
+    for _ in range(2):
+        torch.manual_seed(0)
+        CKM(5, **{**FAST, "encoder": Scaled(), "memory": str(tmp_path)}).fit(Xs, ys, Xt)
+    assert trained.count("pretrain") == 2
+
+    def interrupted(net, *a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(skhda.DomainNet, "fit", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        CKM(5, **{**FAST, "memory": str(tmp_path / "interrupted")}).fit(Xs, ys, Xt)
+    assert not list((tmp_path / "interrupted").rglob("output.pkl"))
