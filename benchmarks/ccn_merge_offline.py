@@ -15,12 +15,12 @@ of dominant clusters against the true count.
     OMP_NUM_THREADS=1 python benchmarks/ccn_merge_offline.py usps59,omni2 off 0 [DATA_DIR]
 """
 
-import json
 import sys
 import time
 
 import numpy as np
 import torch
+from _records import emit
 from _usps_splits import usps_split
 from sklearn.metrics import normalized_mutual_info_score as nmi
 
@@ -104,9 +104,7 @@ def main(names, graph, seeds, data_dir="../shared/data"):
             fit_s = time.perf_counter() - t
             S = est.similarity_.similarity_matrix(Xt, adapt_batchnorm=True)
             for rec in records(name, graph, seed, est.labels_, S, yt, fit_s):
-                print(json.dumps(rec), flush=True)
-                with open(OUT, "a") as f:
-                    f.write(json.dumps(rec) + "\n")
+                emit(OUT, rec)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ neighbour agreement below 1.0 / 0.9 / 0.7 / 0.5.
     OMP_NUM_THREADS=1 python benchmarks/ckm_confident_pseudo_offline.py um 0,1 none,0.9,0.7 CACHE
 """
 
-import json
 import sys
 import time
 
@@ -22,8 +21,8 @@ import numpy as np
 import threadpoolctl
 import torch
 import torch.nn.functional as F
+from _records import emit
 from ckm_contrastive_proxy import load
-from scipy.optimize import linear_sum_assignment
 from sklearn.cluster import KMeans
 from sklearn.neighbors import NearestNeighbors
 
@@ -76,12 +75,7 @@ def main(which, seeds, taus, cache):
                                                                   d.X_target)
             seconds = time.perf_counter() - t
             labels, agreement = START["labels"], START["agreement"]
-            counts = np.zeros((5, 5))
-            np.add.at(counts, (labels, y), 1)
-            rows, cols = linear_sum_assignment(-counts)
-            named = np.empty(5, dtype=np.int64)
-            named[rows] = cols
-            wrong = named[labels] != y
+            wrong = ckm._match_clusters(labels, y, 5, keep_known=False) != y
             rec = {"task": which, "seed": seed, "tau": tau,
                    "acc": float(cluster_accuracy(d.y_target, est.predict(d.X_target))),
                    "start_acc": float(cluster_accuracy(d.y_target, labels)),
@@ -90,9 +84,7 @@ def main(which, seeds, taus, cache):
                    **{f"start_errors_agreement_below_{q}": int((wrong & (agreement < q)).sum())
                       for q in (1.0, 0.9, 0.7, 0.5)},
                    "fit_s": round(seconds, 1)}
-            print(json.dumps(rec), flush=True)
-            with open(OUT, "a") as f:
-                f.write(json.dumps(rec) + "\n")
+            emit(OUT, rec)
 
 
 if __name__ == "__main__":

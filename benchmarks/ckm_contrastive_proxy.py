@@ -13,13 +13,13 @@ processes side by side).
     OMP_NUM_THREADS=1 python benchmarks/ckm_contrastive_proxy.py um 0,1 0,3,10 [DATA_DIR]
 """
 
-import json
 import sys
 
 import numpy as np
 import threadpoolctl
 import torch
 from _ckm_tsne_inputs import fit_recording_tsne_inputs
+from _records import emit
 from sklearn.cluster import KMeans
 
 import skhda.ckm as ckm
@@ -62,9 +62,7 @@ def main(which, seeds, weights, data_dir="../shared/data"):
                    "init_acc": float(cluster_accuracy(d.y_target, est.init_labels_)),
                    "kmeans_features_acc": float(cluster_accuracy(d.y_target, features)),
                    "fit_s": round(seconds, 1)}
-            print(json.dumps(rec), flush=True)
-            with open(OUT, "a") as f:
-                f.write(json.dumps(rec) + "\n")
+            emit(OUT, rec)
 
 
 if __name__ == "__main__":

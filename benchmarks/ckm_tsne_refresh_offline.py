@@ -16,7 +16,6 @@ start), and the map's seconds (1 thread).
     OMP_NUM_THREADS=1 python benchmarks/ckm_tsne_refresh_offline.py um 0 [DATA_DIR]
 """
 
-import json
 import sys
 import time
 
@@ -24,6 +23,7 @@ import numpy as np
 import threadpoolctl
 import torch
 from _ckm_tsne_inputs import fit_recording_tsne_inputs
+from _records import emit
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score
 
@@ -86,9 +86,7 @@ def main(which, seed, data_dir="../shared/data"):
     for case, acc, ari, s in rows:   # ARI against the full refresh (the start for "start" rows)
         rec = {"task": TASKS[which], "seed": seed, "case": case, "acc": acc,
                "ari": ari, "map_s": s, "fit": fit}
-        print(json.dumps(rec), flush=True)
-        with open(OUT, "a") as f:
-            f.write(json.dumps(rec) + "\n")
+        emit(OUT, rec)
 
 
 if __name__ == "__main__":

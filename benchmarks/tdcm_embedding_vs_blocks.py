@@ -11,13 +11,13 @@ embedding would do better than TDCM.
     OMP_NUM_THREADS=1 python benchmarks/tdcm_embedding_vs_blocks.py
 """
 
-import json
 import time
 
 import numpy as np
 import threadpoolctl
 import torch
 from _digits_splits import PROXY_SPLITS, digits_split
+from _records import emit
 from sklearn.cluster import KMeans, SpectralClustering
 
 from skhda import TDCM
@@ -45,9 +45,7 @@ def main(seeds=(0, 1)):
                    "kmeans_embedding": float(cluster_accuracy(yt, kmeans)),
                    "spectral_embedding": float(cluster_accuracy(yt, spectral)),
                    "fit_s": round(seconds, 1)}
-            print(json.dumps(rec), flush=True)
-            with open(OUT, "a") as f:
-                f.write(json.dumps(rec) + "\n")
+            emit(OUT, rec)
 
 
 if __name__ == "__main__":

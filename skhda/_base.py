@@ -824,9 +824,8 @@ class DeepMixin:
             owner=type(self).__name__,
             **net_kwargs,
         )
-        memory = getattr(self, "memory", None)
-        if cache and memory is not None and cacheable_seed(self.random_state) and epochs > 0 \
-                and not extra_callbacks and not user_callbacks:
+        memory = self._memory() if cache else None
+        if memory is not None and epochs > 0 and not extra_callbacks and not user_callbacks:
             self._train_cached(net, stage, module, dataset, epochs, memory, net_kwargs)
         elif epochs > 0:
             net.fit(dataset, None)
@@ -836,6 +835,12 @@ class DeepMixin:
         if stage == self._main_stage:
             self.history_ = net.history
         return net
+
+    def _memory(self):
+        """The ``memory`` a fit may use: None without one, or when ``random_state`` is not an
+        int (a fresh seed per fit never repeats, so its entries would never be read)."""
+        memory = getattr(self, "memory", None)
+        return memory if cacheable_seed(self.random_state) else None
 
     def _train_cached(self, net, stage, module, dataset, epochs, memory, net_kwargs):
         """Fit ``net`` on ``dataset``, or restore the fit from ``memory`` (see ``_train_stage``)."""
@@ -848,9 +853,8 @@ class DeepMixin:
             return {"module": {k: v.detach().cpu() for k, v in module.state_dict().items()},
                     "history": net.history_, "rng": rng_states(self.device_)}
 
-        trained = []   # a miss (or a stage the key cannot name) trains net itself
-        result = cached(memory, key, lambda: trained.append(True) or train())
-        if trained:
+        result = cached(memory, key, train)
+        if net.initialized_:   # a miss (or a stage the key cannot name) trained net itself
             return
         net.initialize()
         module.load_state_dict(result["module"])

@@ -143,7 +143,6 @@ def stage_key(stage, module, dataset, device, **settings):
         return None
     try:
         content = {
-            "versions": versions(),
             "stage": stage,
             "module": module_fingerprint(module),
             "data": dataset_fingerprint(dataset),
@@ -154,7 +153,12 @@ def stage_key(stage, module, dataset, device, **settings):
         }
     except _Unnamed:
         return None
-    return joblib.hash(content)
+    return _key(content)
+
+
+def _key(content):
+    """The hash of ``content`` with the library versions (every key holds them)."""
+    return joblib.hash({"versions": versions(), **content})
 
 
 def _compute(key, compute):
@@ -181,9 +185,8 @@ def cached_call(memory, func, *args, **kwargs):
     """
     if memory is None:
         return func(*args, **kwargs)
-    key = joblib.hash({"versions": versions(),
-                       "func": (func.__module__, func.__qualname__),
-                       "args": [_plain(a) for a in args],
-                       "kwargs": {k: _plain(v) for k, v in sorted(kwargs.items())},
-                       "threads": torch.get_num_threads()})
+    key = _key({"func": (func.__module__, func.__qualname__),
+                "args": [_plain(a) for a in args],
+                "kwargs": {k: _plain(v) for k, v in sorted(kwargs.items())},
+                "threads": torch.get_num_threads()})
     return cached(memory, key, lambda: func(*args, **kwargs))

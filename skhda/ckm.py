@@ -67,7 +67,7 @@ from ._base import (
     Capabilities,
     with_parameters_doc,
 )
-from ._cache import cacheable_seed, cached_call
+from ._cache import cached_call
 from ._training import LinearSchedule, PeriodicRefresh, batched_apply
 from ._validation import (
     HasMethods,
@@ -632,8 +632,8 @@ class _AdaptiveClustering(BaseDeepDA):
         X = data.X_target.reshape(len(H), -1).astype(np.float64)
         X = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
         seed = self._sklearn_seed
-        memory = self.memory if cache and cacheable_seed(self.random_state) else None
-        E = cached_call(memory, tsne_map, np.hstack([X, H]), random_state=seed, normalize=False)
+        E = cached_call(self._memory() if cache else None, tsne_map, np.hstack([X, H]),
+                        random_state=seed, normalize=False)
         return KMeans(n_clusters, n_init=10, random_state=seed).fit_predict(E).astype(np.int64)
 
     def _graph_on_encoder(self, data):

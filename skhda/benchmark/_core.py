@@ -339,7 +339,7 @@ def run_task(task, data_dir=None, seeds=None, methods=None, settings=None, resul
             fh.seek(-1, 2)
             if fh.read(1) != b"\n":
                 fh.write(b"\n")
-    data, cache, new = {}, {}, []
+    data, cache, new, has_memory = {}, {}, [], {}
     bar = None
     if progress and todo:
         from tqdm.auto import tqdm
@@ -351,7 +351,9 @@ def run_task(task, data_dir=None, seeds=None, methods=None, settings=None, resul
             if c not in data:
                 data[c] = task.load(data_dir, c)
             ctx = FitContext(s, c, data[c], cache)
-            cached = bool(memory) and m.deep and _has_memory(m, ctx)
+            if m.name not in has_memory:   # once per row: the estimator's parameters
+                has_memory[m.name] = bool(memory) and m.deep and _has_memory(m, ctx)
+            cached = has_memory[m.name]
             scores = evaluate(m, ctx, {**settings, "memory": memory} if cached else settings)
             rec = {"task": task.name, "method": m.name, "condition": c, "seed": s,
                    "settings": settings if m.deep else {},
