@@ -261,8 +261,9 @@ def test_recluster_rule_follows_the_data(digits, monkeypatch):
     """init / recluster / pseudo_refresh / epochs "auto": t-SNE for small targets.
 
     Vectors start from the spectral graph and refresh by t-SNE after 10 of 20
-    epochs; images start from the t-SNE map and train 10 epochs without a
-    refresh (it gave the start's clusters again); large
+    epochs; images compute both starts ("agreement") and either train 10
+    epochs from the t-SNE map without a refresh (it gave the start's clusters
+    again) or keep the graph the map agreed with, refreshed by it; large
     targets (over 5,000 rows of vectors, 10,000 of images) keep the spectral
     graph throughout.
     """
@@ -272,19 +273,27 @@ def test_recluster_rule_follows_the_data(digits, monkeypatch):
     est = CKM(5, **FAST)
     vectors = est._validate_fit(Xs, ys, Xt, None)
     est.set_params(epochs="auto")
-    rule = (est._init_method, est._recluster_method, est._pseudo_refresh, est._joint_epochs)
-    assert [f(vectors) for f in rule] == ["spectral", "tsne", 10, 20]
+
+    def rule(data, start=None):   # start: the resolved start (init_), after stage 1
+        init = est._init_method(data)
+        start = start or init
+        return [init, *(f(data, start) for f in (est._recluster_method, est._pseudo_refresh,
+                                                 est._joint_epochs))]
+
+    assert rule(vectors) == ["spectral", "tsne", 10, 20]
     images = est._validate_fit(Xs.reshape(-1, 8, 8), ys, Xt.reshape(-1, 8, 8), None)
-    assert [f(images) for f in rule] == ["tsne", "tsne", 0, 10]
+    # images: both starts, then the map's path (no refresh) or the agreed graph's (spectral)
+    assert rule(images, "tsne") == ["agreement", "tsne", 0, 10]
+    assert rule(images, "spectral") == ["agreement", "spectral", 2, 10]
     monkeypatch.setattr(ckm_module, "TSNE_MAX_ROWS", len(Xt) - 1)   # a "large" vector target
-    assert [f(vectors) for f in rule] == ["spectral", "spectral", 2, 10]
-    assert [f(images) for f in rule] == ["tsne", "tsne", 0, 10]   # images: a higher limit
+    assert rule(vectors) == ["spectral", "spectral", 2, 10]
+    assert rule(images, "tsne") == ["agreement", "tsne", 0, 10]   # images: a higher limit
     monkeypatch.setattr(ckm_module, "TSNE_MAX_IMAGE_ROWS", len(Xt) - 1)   # a "large" image target
-    assert [f(images) for f in rule] == ["spectral", "spectral", 2, 10]
+    assert rule(images) == ["spectral", "spectral", 2, 10]
     est.set_params(recluster="tsne", pseudo_refresh=3, init="kmeans++")
-    assert [f(images) for f in rule] == ["kmeans++", "tsne", 3, 10]
+    assert rule(images) == ["kmeans++", "tsne", 3, 10]
     est.set_params(init="spectral")
-    assert [f(images) for f in rule] == ["spectral", "tsne", 3, 20]
+    assert rule(images) == ["spectral", "tsne", 3, 20]
 
 
 def test_tsne_init_starts_from_the_tsne_clusters(digits):
@@ -296,6 +305,30 @@ def test_tsne_init_starts_from_the_tsne_clusters(digits):
     np.testing.assert_allclose(est.cluster_centers_, expected, rtol=1e-5, atol=1e-5)
     # the map of the pixels beside the 2-epoch features finds the digits (measured 0.9+)
     assert cluster_accuracy(yt, est.init_labels_) > 0.8
+
+
+def test_auto_image_start_keeps_the_graph_where_the_map_agrees(digits, monkeypatch):
+    """init="auto" on images: both starts; the graph's when the t-SNE map agrees, else the map's."""
+    import skhda.ckm as ckm_module
+
+    Xs, ys, Xt, yt = digits
+    Xs, Xt = Xs.reshape(-1, 1, 8, 8), Xt.reshape(-1, 1, 8, 8)
+    params = {**FAST, "epochs": 0}
+    starts = {init: CKM(5, **params, init=init).fit(Xs, ys, Xt) for init in ("spectral", "tsne")}
+    for threshold, kept in ((0.0, "spectral"), (1.01, "tsne")):
+        monkeypatch.setattr(ckm_module, "_START_AGREEMENT", threshold)
+        est = CKM(5, **params).fit(Xs, ys, Xt)
+        assert est.init_ == kept
+        np.testing.assert_array_equal(est.init_labels_, starts[kept].init_labels_)
+        np.testing.assert_allclose(est.cluster_centers_, starts[kept].cluster_centers_)
+        # the agreement is the matched share of rows of the two partitions
+        assert est.start_agreement_ == pytest.approx(cluster_accuracy(
+            starts["tsne"].init_labels_, starts["spectral"].init_labels_))
+    assert 0.5 < est.start_agreement_ <= 1.0
+    # vectors start from the graph alone; an explicit init is used as it is
+    assert CKM(5, **params).fit(Xs.reshape(len(Xs), -1), ys,
+                                Xt.reshape(len(Xt), -1)).start_agreement_ is None
+    assert CKM(5, **params, init="tsne").fit(Xs, ys, Xt).init_ == "tsne"
 
 
 def test_tsne_refresh_reclusters_the_target(digits):

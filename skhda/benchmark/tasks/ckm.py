@@ -104,6 +104,8 @@ TASKS = [
          load=lambda data_dir, _: load_pair(data_dir, swap_classes=True),
          notes="The benchmark's direction with the other digits (its labels may be used; "
                "the image rule of CKM's init / recluster was chosen on it and on "
-               "ckm-mnist-usps-proxy); the paper column is the paper's SVHN -> MNIST figure.",
+               "ckm-mnist-usps-proxy, then on four USPS class splits, "
+               "benchmarks/ckm_start_agreement_proxy.py); the paper column is the paper's "
+               "SVHN -> MNIST figure.",
          **_COMMON),
 ]

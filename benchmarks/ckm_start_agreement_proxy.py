@@ -1,0 +1,80 @@
+"""CKM-UDA's two image starts, and how much they agree, on image proxies.
+
+Issue 16, thirteenth session (``doc/benchmarks/ckm.md``, "The graph start
+where it agrees with the t-SNE map"). For one proxy and seed, two CKM-UDA
+fits share stage 1 through ``memory`` (bitwise the same stage 1):
+
+- ``tsne``: the current image defaults (t-SNE start, no refresh);
+- ``graph``: the previous image defaults (``init="spectral",
+  recluster="spectral"``: the kNN-graph start, refreshed every 2 epochs).
+
+Each line: both fits' final target ACC and start ACC, the matched agreement
+of the two starts (the share of rows on which they agree after Hungarian
+matching; label-free, so a rule may read it) and their ARI, and the seconds
+of each fit (1 thread, two processes side by side; the second fit restores
+stage 1). Proxies, all with labels we may use (never MNIST test 5-9):
+
+- ``um``: USPS 5-9 -> MNIST test 0-4; ``mu``: MNIST test 0-4 -> USPS 5-9;
+- ``uu``: USPS 0-4 -> USPS 5-9; ``uu-rev``: USPS 5-9 -> USPS 0-4;
+- ``ueo``: USPS even -> USPS odd; ``uoe``: USPS odd -> USPS even.
+
+    OMP_NUM_THREADS=1 python benchmarks/ckm_start_agreement_proxy.py uu 0,1 [DATA_DIR] [MEMORY_DIR]
+"""
+
+import sys
+import tempfile
+import time
+
+import numpy as np
+import threadpoolctl
+import torch
+from _records import emit
+from sklearn.metrics import adjusted_rand_score
+
+import skhda.ckm as ckm
+from skhda.benchmark._core import TransferData
+from skhda.benchmark.tasks.ckm import load_pair
+from skhda.datasets import load_usps
+from skhda.metrics import cluster_accuracy
+
+OUT = "benchmarks/results/ckm-start-agreement-proxy.jsonl"
+LOW, HIGH, EVEN, ODD = [0, 1, 2, 3, 4], [5, 6, 7, 8, 9], [0, 2, 4, 6, 8], [1, 3, 5, 7, 9]
+USPS_SPLITS = {"uu": (LOW, HIGH), "uu-rev": (HIGH, LOW), "ueo": (EVEN, ODD), "uoe": (ODD, EVEN)}
+NAMES = {"um": "USPS 5-9 -> MNIST 0-4", "mu": "MNIST 0-4 -> USPS 5-9",
+         "uu": "USPS 0-4 -> USPS 5-9", "uu-rev": "USPS 5-9 -> USPS 0-4",
+         "ueo": "USPS even -> USPS odd", "uoe": "USPS odd -> USPS even"}
+PATHS = {"tsne": {}, "graph": {"init": "spectral", "recluster": "spectral"}}
+
+
+def load(which, data_dir):
+    """The proxy's TransferData."""
+    if which in ("um", "mu"):
+        return load_pair(data_dir, reverse=which == "mu", swap_classes=which == "um")
+    X, y = load_usps(data_dir)
+    s, t = np.isin(y, USPS_SPLITS[which][0]), np.isin(y, USPS_SPLITS[which][1])
+    return TransferData(X[s], y[s], X[t], y[t])
+
+
+def main(which, seeds, data_dir="../shared/data", memory=None):
+    torch.set_num_threads(1)
+    threadpoolctl.threadpool_limits(1)
+    memory = memory or tempfile.mkdtemp(prefix="skhda-agreement-")
+    d = load(which, data_dir)
+    for seed in seeds:
+        rec = {"task": NAMES[which], "seed": seed}
+        starts = {}
+        for path, settings in PATHS.items():
+            t = time.perf_counter()
+            est = ckm.CKM(5, random_state=seed, memory=memory, **settings).fit(
+                d.X_source, d.y_source, d.X_target)
+            rec[f"{path}_fit_s"] = round(time.perf_counter() - t, 1)
+            rec[f"{path}_acc"] = float(cluster_accuracy(d.y_target, est.predict(d.X_target)))
+            rec[f"{path}_init_acc"] = float(cluster_accuracy(d.y_target, est.init_labels_))
+            starts[path] = est.init_labels_
+        rec["agreement"] = float(cluster_accuracy(starts["tsne"], starts["graph"]))
+        rec["ari"] = float(adjusted_rand_score(starts["tsne"], starts["graph"]))
+        emit(OUT, rec)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], [int(s) for s in sys.argv[2].split(",")], *sys.argv[3:5])
