@@ -71,8 +71,8 @@ def main(which, seeds, taus, cache):
         for tau in taus:
             TAU = tau
             t = time.perf_counter()
-            est = ckm.CKM(5, random_state=seed, memory=cache).fit(d.X_source, d.y_source,
-                                                                  d.X_target)
+            est = ckm.CKM(5, init="tsne", random_state=seed, memory=cache).fit(
+                d.X_source, d.y_source, d.X_target)
             seconds = time.perf_counter() - t
             labels, agreement = START["labels"], START["agreement"]
             wrong = ckm._match_clusters(labels, y, 5, keep_known=False) != y

@@ -10,6 +10,11 @@ encoder features that CKM hands to its t-SNE map (the features alone, an
 unsaturated measure of stage 1), and the fit's seconds (1 thread, two
 processes side by side).
 
+Thirteenth session: the six proxies of ``ckm_start_agreement_proxy.py``
+(``uu-rev``, ``ueo``, ``uoe`` added) at the defaults of then (the graph start
+where the t-SNE map agrees); those lines carry the start used (``start``,
+``start_agreement``).
+
     OMP_NUM_THREADS=1 python benchmarks/ckm_contrastive_proxy.py um 0,1 0,3,10 [DATA_DIR]
 """
 
@@ -20,26 +25,14 @@ import threadpoolctl
 import torch
 from _ckm_tsne_inputs import fit_recording_tsne_inputs
 from _records import emit
+from ckm_start_agreement_proxy import NAMES as TASKS
+from ckm_start_agreement_proxy import load
 from sklearn.cluster import KMeans
 
 import skhda.ckm as ckm
-from skhda.benchmark._core import TransferData
-from skhda.benchmark.tasks.ckm import load_pair
-from skhda.datasets import load_usps
 from skhda.metrics import cluster_accuracy
 
 OUT = "benchmarks/results/ckm-contrastive-proxy.jsonl"
-TASKS = {"um": "USPS 5-9 -> MNIST 0-4", "mu": "MNIST 0-4 -> USPS 5-9",
-         "uu": "USPS 0-4 -> USPS 5-9"}
-
-
-def load(which, data_dir):
-    """The proxy's TransferData; ``uu`` keeps both sides in USPS (a third proxy)."""
-    if which != "uu":
-        return load_pair(data_dir, reverse=which == "mu", swap_classes=which == "um")
-    X, y = load_usps(data_dir)
-    return TransferData(X[y < 5], y[y < 5], X[y >= 5], y[y >= 5])
-
 
 def fit_once(d, seed, weight):
     """(fit, the stage-1 features of the t-SNE start, seconds) of one CKM-UDA fit."""
@@ -61,7 +54,8 @@ def main(which, seeds, weights, data_dir="../shared/data"):
                    "acc": float(cluster_accuracy(d.y_target, est.predict(d.X_target))),
                    "init_acc": float(cluster_accuracy(d.y_target, est.init_labels_)),
                    "kmeans_features_acc": float(cluster_accuracy(d.y_target, features)),
-                   "fit_s": round(seconds, 1)}
+                   "fit_s": round(seconds, 1), "start": est.init_,
+                   "start_agreement": est.start_agreement_}
             emit(OUT, rec)
 
 

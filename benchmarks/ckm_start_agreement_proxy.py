@@ -1,12 +1,20 @@
 """CKM-UDA's two image starts, and how much they agree, on image proxies.
 
 Issue 16, thirteenth session (``doc/benchmarks/ckm.md``, "The graph start
-where it agrees with the t-SNE map"). For one proxy and seed, two CKM-UDA
-fits share stage 1 through ``memory`` (bitwise the same stage 1):
+where the t-SNE map agrees"). For one proxy and seed, two CKM-UDA fits share
+stage 1 through ``memory`` (bitwise the same stage 1):
 
-- ``tsne``: the current image defaults (t-SNE start, no refresh);
-- ``graph``: the previous image defaults (``init="spectral",
-  recluster="spectral"``: the kNN-graph start, refreshed every 2 epochs).
+- ``tsne``: ``init="tsne"``, the image defaults before that session (t-SNE
+  start, no refresh);
+- ``graph``: ``init="spectral", recluster="spectral"``, the image defaults
+  before the fourth session (the kNN-graph start, refreshed every 2 epochs).
+
+``init="auto"`` now takes ``graph`` when ``agreement >= 0.9``, else ``tsne``.
+With ``bench`` as the proxy, the benchmark task (USPS 0-4 -> MNIST test 5-9)
+gets one line per seed with the start that ``init="auto"`` takes, its
+agreement and the start's ACC (no joint stage; labels only to score, nothing
+chosen on them); give it the ``memory`` of the benchmark run to restore its
+stage 1.
 
 Each line: both fits' final target ACC and start ACC, the matched agreement
 of the two starts (the share of rows on which they agree after Hungarian
@@ -19,6 +27,7 @@ stage 1). Proxies, all with labels we may use (never MNIST test 5-9):
 - ``ueo``: USPS even -> USPS odd; ``uoe``: USPS odd -> USPS even.
 
     OMP_NUM_THREADS=1 python benchmarks/ckm_start_agreement_proxy.py uu 0,1 [DATA_DIR] [MEMORY_DIR]
+    OMP_NUM_THREADS=1 python benchmarks/ckm_start_agreement_proxy.py bench 0,1,2,3,4 DATA MEMORY
 """
 
 import sys
@@ -43,7 +52,7 @@ USPS_SPLITS = {"uu": (LOW, HIGH), "uu-rev": (HIGH, LOW), "ueo": (EVEN, ODD), "uo
 NAMES = {"um": "USPS 5-9 -> MNIST 0-4", "mu": "MNIST 0-4 -> USPS 5-9",
          "uu": "USPS 0-4 -> USPS 5-9", "uu-rev": "USPS 5-9 -> USPS 0-4",
          "ueo": "USPS even -> USPS odd", "uoe": "USPS odd -> USPS even"}
-PATHS = {"tsne": {}, "graph": {"init": "spectral", "recluster": "spectral"}}
+PATHS = {"tsne": {"init": "tsne"}, "graph": {"init": "spectral", "recluster": "spectral"}}
 
 
 def load(which, data_dir):
@@ -55,10 +64,25 @@ def load(which, data_dir):
     return TransferData(X[s], y[s], X[t], y[t])
 
 
+def benchmark_starts(seeds, data_dir, memory):
+    """The start ``init="auto"`` takes on the benchmark task, per seed (``epochs=0``)."""
+    d = load_pair(data_dir)
+    for seed in seeds:
+        t = time.perf_counter()
+        est = ckm.CKM(5, epochs=0, random_state=seed, memory=memory).fit(
+            d.X_source, d.y_source, d.X_target)
+        emit(OUT, {"task": "USPS 0-4 -> MNIST 5-9 (ckm-usps-mnist, CKM-UDA's stage 1)",
+                   "seed": seed, "start": est.init_, "agreement": est.start_agreement_,
+                   "init_acc": float(cluster_accuracy(d.y_target, est.init_labels_)),
+                   "fit_s": round(time.perf_counter() - t, 1)})
+
+
 def main(which, seeds, data_dir="../shared/data", memory=None):
     torch.set_num_threads(1)
     threadpoolctl.threadpool_limits(1)
     memory = memory or tempfile.mkdtemp(prefix="skhda-agreement-")
+    if which == "bench":
+        return benchmark_starts(seeds, data_dir, memory)
     d = load(which, data_dir)
     for seed in seeds:
         rec = {"task": NAMES[which], "seed": seed}

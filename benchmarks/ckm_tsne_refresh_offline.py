@@ -44,7 +44,7 @@ def capture(which, seed, data_dir):
     """
     d = load_pair(data_dir, reverse=which == "mu", swap_classes=which == "um")
     est, inputs, fit_s = fit_recording_tsne_inputs(  # the refresh on
-        ckm.CKM(5, pseudo_refresh=5, random_state=seed), d)
+        ckm.CKM(5, init="tsne", pseudo_refresh=5, random_state=seed), d)
     fit = {"acc": float(cluster_accuracy(d.y_target, est.predict(d.X_target))), "fit_s": fit_s}
     return d.y_target, inputs, fit
 

@@ -37,10 +37,11 @@ lambda_pseudo=0, pseudo_refresh=0, lambda_source_pretrain=0``):
   k-shot loss of equation 7 applied to every target row), re-clustered on
   the current features every ``pseudo_refresh`` epochs (self-training);
 - ``recluster``: what re-clusters them: the same spectral clustering, or
-  (``"auto"`` up to 5,000 target rows of vectors, 10,000 of images)
-  k-means on a t-SNE map of the inputs beside the encoder's features, which
-  lets the joint stage leave a graph partition that merged two classes and
-  split another;
+  (``"auto"`` up to 5,000 target rows of vectors, 10,000 of images, except
+  after the image graph start that ``init="auto"`` keeps, which the
+  spectral clustering refreshes) k-means on a t-SNE map of the inputs
+  beside the encoder's features, which lets the joint stage leave a graph
+  partition that merged two classes and split another;
 - ``augment``: random affine jitter (rotation, scale, shift) of image
   inputs in both stages, so the embedding groups a digit with its slightly
   moved copies rather than with whatever shares its pixels;
@@ -275,7 +276,8 @@ _PARAMS_DOC = """
         -> odds the graph of the encoder's features merges two digits and
         splits another (agreement 0.71, graph 0.71, map 0.98-0.99); where
         they agree (0.96-0.99 on four other image proxies) the graph's finer
-        borders ended higher (+0.005 mean ACC over 8 fits, up to +0.025); on
+        borders ended higher (+0.006 mean ACC over those 8 fits, up to
+        +0.025); on
         the vector digits proxies a t-SNE start ended lower (0.966 against
         0.972, ``doc/benchmarks/ckm.md``). In SSDA
         the clusters are first named by Hungarian matching to the labelled
@@ -379,14 +381,19 @@ _ATTRS_DOC = """
     cluster_centers_ : ndarray of shape (K, embedding_dim)
         The centroids ``M`` in the learned embedding.
     init_ : {"spectral", "tsne", "kmeans++"}
-        The start used (``init``, ``"auto"`` resolved).
+        The start used (``init``, ``"auto"`` resolved). A graph start that
+        ``init="auto"`` kept on images is refreshed by the spectral
+        clustering every 2 epochs (``recluster="auto"``); with an explicit
+        ``init="spectral"`` the same fit is ``init="spectral",
+        recluster="spectral"``.
     init_labels_ : ndarray of shape (n_target,)
-        The start's partition of the target (named by the labelled rows in
-        SSDA); absent with ``init="kmeans++"``.
+        The start's partition of the target: cluster indices in
+        ``0..K-1`` (in SSDA, indices into ``classes_`` after naming by the
+        labelled rows); absent with ``init="kmeans++"``.
     start_agreement_ : float or None
         ``init="auto"`` on images: the share of target rows on which the
         t-SNE map's and the graph's partitions agree (Hungarian-matched);
-        None when only one was computed.
+        None otherwise.
     classes_ : ndarray of shape (K,)
         SSDA only: the target classes; row ``j`` of ``cluster_centers_`` is
         class ``classes_[j]`` and ``predict`` returns these labels.
@@ -568,14 +575,14 @@ class _AdaptiveClustering(BaseDeepDA):
         """
         init = self._init_method(data)
         self.start_agreement_ = None
-        tsne = spectral = None
+        tsne = spectral = H = None
+        if init in ("tsne", "agreement") or (init == "spectral" and self._graph_on_encoder(data)):
+            H = self._hidden_features(model, data.X_target)
         if init in ("tsne", "agreement"):   # the t-SNE refresh's clustering, on stage 1's features
-            tsne = self._tsne_labels(data, self._hidden_features(model, data.X_target),
-                                     n_clusters, cache=True)
+            tsne = self._tsne_labels(data, H, n_clusters, cache=True)
         if init in ("spectral", "agreement"):
-            F_t = (self._hidden_features(model, data.X_target)
-                   if self._graph_on_encoder(data) else data.X_target)
-            spectral = self._spectral_labels(F_t, n_clusters)
+            spectral = self._spectral_labels(H if self._graph_on_encoder(data) else data.X_target,
+                                             n_clusters)
         if init == "agreement":
             self.start_agreement_ = float(cluster_accuracy(tsne, spectral))
             init = "spectral" if self.start_agreement_ >= _START_AGREEMENT else "tsne"
@@ -801,8 +808,9 @@ class CKM(_AdaptiveClustering):
     reconstruction loss is the per-image *sum* of squared errors (equation 1);
     ``L_AE`` is averaged over the source and target rows of a batch, the
     other terms over their own rows. By default the centroids start at the
-    clusters of a kNN-graph spectral clustering of the target (``init``);
-    the paper's k-means++ start is ``init="kmeans++"``.
+    clusters of a kNN-graph spectral clustering of the target, or on images
+    of a t-SNE map where the map disagrees with the graph (``init``); the
+    paper's k-means++ start is ``init="kmeans++"``.
 
     Examples
     --------

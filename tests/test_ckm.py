@@ -294,6 +294,13 @@ def test_recluster_rule_follows_the_data(digits, monkeypatch):
     assert rule(images) == ["kmeans++", "tsne", 3, 10]
     est.set_params(init="spectral")
     assert rule(images) == ["spectral", "tsne", 3, 20]
+    monkeypatch.undo()
+    # an explicit graph start on small images keeps the t-SNE refresh; so does a kept graph
+    # with an explicit recluster="tsne"
+    est.set_params(recluster="auto", pseudo_refresh="auto")
+    assert rule(images) == ["spectral", "tsne", 10, 20]
+    est.set_params(init="auto", recluster="tsne")
+    assert rule(images, "spectral") == ["agreement", "tsne", 10, 20]
 
 
 def test_tsne_init_starts_from_the_tsne_clusters(digits):
@@ -325,10 +332,49 @@ def test_auto_image_start_keeps_the_graph_where_the_map_agrees(digits, monkeypat
         assert est.start_agreement_ == pytest.approx(cluster_accuracy(
             starts["tsne"].init_labels_, starts["spectral"].init_labels_))
     assert 0.5 < est.start_agreement_ <= 1.0
+    # the threshold is inclusive: an agreement equal to it keeps the graph
+    monkeypatch.setattr(ckm_module, "_START_AGREEMENT", est.start_agreement_)
+    assert CKM(5, **params).fit(Xs, ys, Xt).init_ == "spectral"
     # vectors start from the graph alone; an explicit init is used as it is
     assert CKM(5, **params).fit(Xs.reshape(len(Xs), -1), ys,
                                 Xt.reshape(len(Xt), -1)).start_agreement_ is None
-    assert CKM(5, **params, init="tsne").fit(Xs, ys, Xt).init_ == "tsne"
+    for init in ("tsne", "kmeans++"):
+        fitted = CKM(5, **params, init=init).fit(Xs, ys, Xt)
+        assert fitted.init_ == init and fitted.start_agreement_ is None
+    assert not hasattr(fitted, "init_labels_")   # a k-means++ refit drops the previous start's
+    # SSDA: both partitions before naming; the kept start is named by the labelled rows
+    y_semi = np.full_like(yt, -1)
+    for c in np.unique(yt):
+        y_semi[np.flatnonzero(yt == c)[:3]] = c
+    monkeypatch.setattr(ckm_module, "_START_AGREEMENT", 0.0)
+    ssda = CKM(5, **params).fit(Xs, ys, Xt, y_semi)
+    assert ssda.init_ == "spectral" and ssda.start_agreement_ == est.start_agreement_
+    labelled = y_semi >= 0
+    np.testing.assert_array_equal(ssda.classes_[ssda.init_labels_[labelled]], y_semi[labelled])
+
+
+def test_kept_graph_start_is_refreshed_by_the_graph(digits, monkeypatch):
+    """The graph start that init="auto" keeps on images is refreshed by the spectral clustering."""
+    import skhda.ckm as ckm_module
+
+    Xs, ys, Xt, yt = digits
+    Xs, Xt = Xs.reshape(-1, 1, 8, 8), Xt.reshape(-1, 1, 8, 8)
+    calls = []
+    for name in ("_spectral_labels", "_tsne_labels"):
+        original = getattr(CKM, name)
+
+        def counted(self, *args, _name=name, _original=original, **kwargs):
+            calls.append(_name)
+            return _original(self, *args, **kwargs)
+        monkeypatch.setattr(CKM, name, counted)
+    monkeypatch.setattr(ckm_module, "_START_AGREEMENT", 0.0)
+    est = CKM(5, **{**FAST, "epochs": "auto"}).fit(Xs, ys, Xt)
+    # the start's two partitions, then a spectral refresh every 2 of the 10 epochs
+    assert est.init_ == "spectral" and len(est.history_) == 10
+    assert calls == ["_tsne_labels", "_spectral_labels"] + ["_spectral_labels"] * 4
+    reference = CKM(5, **{**FAST, "epochs": "auto", "init": "spectral",
+                          "recluster": "spectral"}).fit(Xs, ys, Xt)
+    np.testing.assert_allclose(est.predict_proba(Xt), reference.predict_proba(Xt), atol=1e-6)
 
 
 def test_tsne_refresh_reclusters_the_target(digits):
@@ -366,7 +412,7 @@ def test_memory_restores_stage_one_and_the_tsne_map(digits, tmp_path, monkeypatc
     from skorch.callbacks import EpochTimer
 
     Xs, ys, Xt, yt = digits
-    Xs, Xt = Xs.reshape(-1, 8, 8), Xt.reshape(-1, 8, 8)   # images: a t-SNE start
+    Xs, Xt = Xs.reshape(-1, 8, 8), Xt.reshape(-1, 8, 8)   # images: a t-SNE map at the start
     uncached = {cls: cls(5, **FAST).fit(Xs, ys, Xt) for cls in (CKM, DECAdapter)}
     trained, maps = [], []
     net_fit, tsne_fit = skhda.DomainNet.fit, TSNE.fit_transform
