@@ -28,6 +28,10 @@ stage 1). Proxies, all with labels we may use (never MNIST test 5-9):
 
     OMP_NUM_THREADS=1 python benchmarks/ckm_start_agreement_proxy.py uu 0,1 [DATA_DIR] [MEMORY_DIR]
     OMP_NUM_THREADS=1 python benchmarks/ckm_start_agreement_proxy.py bench 0,1,2,3,4 DATA MEMORY
+    OMP_NUM_THREADS=1 python benchmarks/ckm_start_agreement_proxy.py uoe 0 DATA "" none
+
+The fifth argument sets ``use_source`` (``"none"``: Target clustering,
+``"reconstruction"``: Src+Targ; their graph is built on the pixels).
 """
 
 import sys
@@ -64,32 +68,36 @@ def load(which, data_dir):
     return TransferData(X[s], y[s], X[t], y[t])
 
 
-def benchmark_starts(seeds, data_dir, memory):
+def benchmark_starts(seeds, data_dir, memory, use_source="all"):
     """The start ``init="auto"`` takes on the benchmark task, per seed (``epochs=0``)."""
     d = load_pair(data_dir)
     for seed in seeds:
         t = time.perf_counter()
-        est = ckm.CKM(5, epochs=0, random_state=seed, memory=memory).fit(
-            d.X_source, d.y_source, d.X_target)
-        emit(OUT, {"task": "USPS 0-4 -> MNIST 5-9 (ckm-usps-mnist, CKM-UDA's stage 1)",
+        est = ckm.CKM(5, use_source=use_source, epochs=0, random_state=seed,
+                      memory=memory).fit(d.X_source, d.y_source, d.X_target)
+        row = {"all": "CKM-UDA", "none": "Target clustering",
+               "reconstruction": "Src+Targ clustering"}[use_source]
+        emit(OUT, {"task": f"USPS 0-4 -> MNIST 5-9 (ckm-usps-mnist, {row}'s stage 1)",
                    "seed": seed, "start": est.init_, "agreement": est.start_agreement_,
                    "init_acc": float(cluster_accuracy(d.y_target, est.init_labels_)),
                    "fit_s": round(time.perf_counter() - t, 1)})
 
 
-def main(which, seeds, data_dir="../shared/data", memory=None):
+def main(which, seeds, data_dir="../shared/data", memory=None, use_source="all"):
     torch.set_num_threads(1)
     threadpoolctl.threadpool_limits(1)
     memory = memory or tempfile.mkdtemp(prefix="skhda-agreement-")
     if which == "bench":
-        return benchmark_starts(seeds, data_dir, memory)
+        return benchmark_starts(seeds, data_dir, memory, use_source)
     d = load(which, data_dir)
     for seed in seeds:
-        rec = {"task": NAMES[which], "seed": seed}
+        rec = {"task": NAMES[which], "seed": seed,
+               **({"use_source": use_source} if use_source != "all" else {})}
         starts = {}
         for path, settings in PATHS.items():
             t = time.perf_counter()
-            est = ckm.CKM(5, random_state=seed, memory=memory, **settings).fit(
+            est = ckm.CKM(5, use_source=use_source, random_state=seed, memory=memory,
+                          **settings).fit(
                 d.X_source, d.y_source, d.X_target)
             rec[f"{path}_fit_s"] = round(time.perf_counter() - t, 1)
             rec[f"{path}_acc"] = float(cluster_accuracy(d.y_target, est.predict(d.X_target)))
@@ -101,4 +109,4 @@ def main(which, seeds, data_dir="../shared/data", memory=None):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], [int(s) for s in sys.argv[2].split(",")], *sys.argv[3:5])
+    main(sys.argv[1], [int(s) for s in sys.argv[2].split(",")], *sys.argv[3:6])
