@@ -353,6 +353,42 @@ def test_auto_image_start_keeps_the_graph_where_the_map_agrees(digits, monkeypat
     np.testing.assert_array_equal(ssda.classes_[ssda.init_labels_[labelled]], y_semi[labelled])
 
 
+def test_images_predict_with_the_target_batchnorm_statistics(digits):
+    """Images: after stage 2 each domain's BatchNorm statistics are estimated and used.
+
+    The running statistics of training mix the target, source and labelled
+    parts of every step; ``predict`` on the target uses the target's own.
+    """
+    import copy
+
+    from skhda._training import _batchnorms, _estimate_batchnorm
+
+    Xs, ys, Xt, yt = digits
+    Xs, Xt = Xs.reshape(-1, 1, 8, 8), Xt.reshape(-1, 1, 8, 8)
+    est = CKM(5, **FAST).fit(Xs, ys, Xt)
+    model = est.net_.module_
+    assert model.statistics is not None and bool(model.statistics.estimated.all())
+    # the same statistics, estimated by hand on a copy without them
+    bare = copy.deepcopy(model).eval()
+    bare.statistics = None
+    X = torch.as_tensor(Xt, dtype=torch.float32)
+    _estimate_batchnorm(_batchnorms(bare), lambda x: bare.embed(x, "target"), X, "cpu",
+                        seed=est._fit_seed)
+    with torch.no_grad():
+        expected = bare.clustering.soft_assignment(bare.embed(X, "target")).numpy()
+    np.testing.assert_allclose(est.predict_proba(Xt), expected, rtol=1e-4, atol=1e-5)
+    # the source's rows are embedded with the source's statistics (not the target's)
+    last = len(model.statistics._norms) - 1   # the embedding's standardisation
+    est.transform(Xs, domain="source")
+    np.testing.assert_allclose(model.statistics._norms[last].running_mean.numpy(),
+                               getattr(model.statistics, f"source_mean_{last}").numpy())
+    assert not np.allclose(getattr(model.statistics, f"source_mean_{last}").numpy(),
+                           getattr(model.statistics, f"target_mean_{last}").numpy())
+    # vectors keep the running statistics of training (measured on images only)
+    assert CKM(5, **FAST).fit(Xs.reshape(len(Xs), -1), ys,
+                              Xt.reshape(len(Xt), -1)).net_.module_.statistics is None
+
+
 def test_kept_graph_start_is_refreshed_by_the_graph(digits, monkeypatch):
     """The graph start that init="auto" keeps on images is refreshed by the spectral clustering."""
     import skhda.ckm as ckm_module
