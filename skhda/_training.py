@@ -16,6 +16,7 @@ import copy
 import math
 import signal
 import threading
+from functools import partial
 from types import SimpleNamespace
 
 import numpy as np
@@ -944,6 +945,24 @@ class DomainStatistics(nn.Module):
             getattr(self, f"{domain}_mean_{i}").copy_(m.running_mean)
             getattr(self, f"{domain}_var_{i}").copy_(m.running_var)
         self.estimated[k] = True
+
+    def estimate_domains(self, forward, rows, device, seed=0):
+        """:meth:`estimate` every domain of ``rows`` (after training; None rows are skipped).
+
+        Parameters
+        ----------
+        forward : callable
+            ``forward(x, domain=...)`` maps a batch of a domain's rows through
+            the network (in eval mode).
+        rows : dict of str to array-like or None
+            Each domain's rows, in the order they are estimated.
+        device : str or torch.device
+        seed : int, default=0
+            Seed of the batches' random order.
+        """
+        for domain, X in rows.items():
+            if X is not None:
+                self.estimate(domain, partial(forward, domain=domain), X, device, seed=seed)
 
     @torch.no_grad()
     def use(self, domain):

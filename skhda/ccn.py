@@ -42,7 +42,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
-from functools import partial
 
 import numpy as np
 import torch
@@ -1009,6 +1008,6 @@ class CCNPlus(_CCNBase):
                           "adversarial": self.lambda_adversarial, **(contrast_weight or {})},
         )
         model = self.net_.module_.eval()
-        for domain, X in (("source", data.X_source), ("target", data.X_target)):
-            model.statistics.estimate(domain, partial(model.logits, domain=domain), X,
-                                      self.net_.device, seed=self._fit_seed)
+        rows = {"source": data.X_source, "target": data.X_target}
+        model.statistics.estimate_domains(model.logits, rows, self.net_.device,
+                                          seed=self._fit_seed)

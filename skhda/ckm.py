@@ -533,7 +533,7 @@ class _AdaptiveClustering(BaseDeepDA):
         # "kmeans++", k-means on the target embedding (UDA) or the labelled rows' class
         # means (SSDA, eq. 6)
         Z = self._embed_with(model, data.X_target)
-        self.init_, graph = self._start(model, data, n_clusters)
+        self.init_, graph, self.start_agreement_ = self._start(model, data, n_clusters)
         if ssda:   # the graph's clusters named by the labelled rows, which keep their labels
             mask = data.labelled_target
             self.classes_, y_l = data.target_classes()
@@ -581,33 +581,30 @@ class _AdaptiveClustering(BaseDeepDA):
             # the running statistics mix every part of a step (target, source and the
             # few labelled rows last); predict with each domain's own (AdaBN)
             model.statistics = DomainStatistics(model.encoder, model.standardize)
-            model.eval()
-            for domain, X in (("source", data.X_source), ("target", data.X_target)):
-                if X is not None:
-                    model.statistics.estimate(domain, partial(model.embed, domain=domain), X,
-                                              self.net_.device, seed=self._fit_seed)
+            rows = {"source": data.X_source, "target": data.X_target}
+            model.eval().statistics.estimate_domains(model.embed, rows, self.net_.device,
+                                                     seed=self._fit_seed)
 
     def _start(self, model, data, n_clusters):
-        """(the start ``init_``, its partition of the target or None) after stage 1.
+        """(the start ``init_``, its partition of the target or None, ``start_agreement_``).
 
         ``"agreement"`` (``init="auto"`` on images) computes both partitions
         and keeps the graph's when the t-SNE map agrees with it on at least
         ``_START_AGREEMENT`` of the rows (Hungarian-matched), else the map's.
         """
         init = self._init_method(data)
-        self.start_agreement_ = None
-        tsne = spectral = H = None
-        if init in ("tsne", "agreement") or (init == "spectral" and self._graph_on_encoder(data)):
+        on_encoder = self._graph_on_encoder(data)
+        tsne = spectral = agreement = H = None
+        if init in ("tsne", "agreement") or (init == "spectral" and on_encoder):
             H = self._hidden_features(model, data.X_target)
         if init in ("tsne", "agreement"):   # the t-SNE refresh's clustering, on stage 1's features
             tsne = self._tsne_labels(data, H, n_clusters, cache=True)
         if init in ("spectral", "agreement"):
-            spectral = self._spectral_labels(H if self._graph_on_encoder(data) else data.X_target,
-                                             n_clusters)
+            spectral = self._spectral_labels(H if on_encoder else data.X_target, n_clusters)
         if init == "agreement":
-            self.start_agreement_ = float(cluster_accuracy(tsne, spectral))
-            init = "spectral" if self.start_agreement_ >= _START_AGREEMENT else "tsne"
-        return init, tsne if init == "tsne" else spectral
+            agreement = float(cluster_accuracy(tsne, spectral))
+            init = "spectral" if agreement >= _START_AGREEMENT else "tsne"
+        return init, tsne if init == "tsne" else spectral, agreement
 
     def _spectral_labels(self, X, n_clusters):
         """Spectral clustering (kNN graph) of target rows (inputs or features), flattened."""
