@@ -825,8 +825,11 @@ class DeepMixin:
             **net_kwargs,
         )
         memory = self._memory() if cache else None
-        if memory is not None and epochs > 0 and not extra_callbacks and not user_callbacks:
-            self._train_cached(net, stage, module, dataset, epochs, memory, net_kwargs)
+        # a stage is cached without callbacks, or with schedules whose effect can be stored
+        stored = all(hasattr(cb, "cache_state") for cb in extra_callbacks)
+        if memory is not None and epochs > 0 and stored and not user_callbacks:
+            self._train_cached(net, stage, module, dataset, epochs, memory, net_kwargs,
+                               list(extra_callbacks))
         elif epochs > 0:
             net.fit(dataset, None)
         else:
@@ -842,22 +845,30 @@ class DeepMixin:
         memory = getattr(self, "memory", None)
         return memory if cacheable_seed(self.random_state) else None
 
-    def _train_cached(self, net, stage, module, dataset, epochs, memory, net_kwargs):
-        """Fit ``net`` on ``dataset``, or restore the fit from ``memory`` (see ``_train_stage``)."""
+    def _train_cached(self, net, stage, module, dataset, epochs, memory, net_kwargs,
+                      schedules=()):
+        """Fit ``net`` on ``dataset``, or restore the fit from ``memory`` (see ``_train_stage``).
+
+        ``schedules``: the stage's callbacks whose effect is the value they set last
+        (:class:`~skhda._training.LinearSchedule`); it is stored and set again.
+        """
         key = stage_key(stage, module, dataset, self.device_, epochs=epochs,
                         batch_size=net.batch_size, lr=net.lr, seed=self._stage_seed(stage),
-                        net_kwargs=net_kwargs)
+                        net_kwargs=net_kwargs, schedules=schedules)
 
         def train():
             net.fit(dataset, None)
             return {"module": {k: v.detach().cpu() for k, v in module.state_dict().items()},
-                    "history": net.history_, "rng": rng_states(self.device_)}
+                    "history": net.history_, "rng": rng_states(self.device_),
+                    "schedules": [cb.cache_state(net) for cb in schedules]}
 
         result = cached(memory, key, train)
         if net.initialized_:   # a miss (or a stage the key cannot name) trained net itself
             return
         net.initialize()
         module.load_state_dict(result["module"])
+        for cb, value in zip(schedules, result["schedules"], strict=True):
+            cb.restore_cache_state(net, value)
         net.history_ = result["history"]
         set_rng_states(result["rng"], self.device_)
         if self.verbose:
@@ -1048,6 +1059,17 @@ TRAINING_PARAMETERS_DOC = """
         ``train_loss``, ``LRScheduler``, ``Checkpoint`` ...);
         ``{stage: [...]}`` reaches each stage by name (the keys of
         ``histories_``).
+"""
+
+
+#: the end of every ``memory`` parameter's entry (each says first what it caches)
+MEMORY_DOC_TAIL = """\
+        Only fits seeded by an int ``random_state`` are cached (None draws a
+        fresh seed per fit, which never repeats), on CPU or CUDA; a stage
+        with callbacks, or a user ``encoder`` holding a closure, is trained
+        every time. The keys hold the skhda, torch, skorch, scikit-learn and
+        numpy versions, not the code of a user encoder's class: clear the
+        folder after changing it. None (default): nothing is cached.
 """
 
 

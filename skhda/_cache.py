@@ -27,7 +27,7 @@ from torch import nn
 __all__ = ["cacheable_seed", "cached", "cached_call", "stage_key"]
 
 #: the layout of a stored stage (a changed layout must never be read as the old one)
-_FORMAT = 1
+_FORMAT = 2
 #: device types whose random state :func:`rng_states` saves and restores
 _CACHED_DEVICES = ("cpu", "cuda")
 #: attributes every nn.Module has (hooks, flags): the rest are the layer's own

@@ -320,7 +320,9 @@ class LinearSchedule(Callback):
             self._step += 1
 
     def _apply(self, net):
-        value = self.fn(min(1.0, self._step / self._total))
+        self._write(net, self.fn(min(1.0, self._step / self._total)))
+
+    def _write(self, net, value):
         if self.attribute is not None:
             obj = net.module_
             *path, last = self.attribute.split(".")
@@ -329,6 +331,20 @@ class LinearSchedule(Callback):
             setattr(obj, last, value)
         if self.name is not None:
             net.loss_weights_[self.name] = value
+
+    # a stage trained with it can be cached (``memory``): its effect is the value it set last
+    def cache_state(self, net):
+        """The value this schedule set last (stored with a cached stage)."""
+        if self.attribute is not None:
+            obj = net.module_
+            for p in self.attribute.split("."):
+                obj = getattr(obj, p)
+            return obj
+        return net.loss_weights_[self.name]
+
+    def restore_cache_state(self, net, value):
+        """Set ``value`` where the schedule writes (a stage restored from ``memory``)."""
+        self._write(net, value)
 
 
 class PeriodicRefresh(Callback):

@@ -26,6 +26,7 @@ from sklearn.utils._param_validation import (
 __all__ = [
     "HasMethods",
     "check_positive_ints",
+    "memory_option",
     "non_negative_int",
     "non_negative_real",
     "positive_int",
@@ -61,6 +62,11 @@ def positive_real():
 def non_negative_real():
     """``[Interval(Real, 0, None)]``: a number >= 0 (a loss term's weight: 0 turns it off)."""
     return [Interval(Real, 0, None, closed="left")]
+
+
+def memory_option():
+    """``[None, str, HasMethods(["cache"])]``: a ``memory`` (a folder or a ``joblib.Memory``)."""
+    return [None, str, HasMethods(["cache"])]
 
 
 def check_positive_ints(value, name, allow_empty=True):

@@ -79,8 +79,8 @@ from ._base import (
 from ._cache import cached_call
 from ._training import DomainStatistics, LinearSchedule, PeriodicRefresh, batched_apply
 from ._validation import (
-    HasMethods,
     StrOptions,
+    memory_option,
     non_negative_int,
     non_negative_real,
     positive_int,
@@ -488,7 +488,7 @@ class _AdaptiveClustering(BaseDeepDA):
         "recluster": [StrOptions({"auto", "spectral", "tsne"})],
         "lambda_source_pretrain": non_negative_real(),
         "lambda_contrastive": non_negative_real(),
-        "memory": [None, str, HasMethods(["cache"])],
+        "memory": memory_option(),
     }
 
     # ------------------------------------------------------- to specialise
