@@ -53,6 +53,7 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from ._base import (
+    MEMORY_DOC_TAIL,
     TRAINING_PARAMETERS_DOC,
     BaseDeepDA,
     Capabilities,
@@ -64,6 +65,7 @@ from ._base import (
     reset_fitted_state,
     with_parameters_doc,
 )
+from ._cache import cached_call
 from ._training import (
     ClassBalancedBatchIterator,
     DomainDataset,
@@ -76,6 +78,7 @@ from ._validation import (
     Integral,
     Interval,
     StrOptions,
+    memory_option,
     non_negative_real,
     positive_int,
     positive_real,
@@ -140,6 +143,7 @@ class _SimilarityModel(nn.Module):
         return {"pair_ce": F.cross_entropy(logits, pair_targets(y).flatten().long())}
 
 
+@with_parameters_doc(MEMORY_DOC_TAIL, marker="MEMORY_DOC_TAIL")
 class SimilarityNetwork(DeepMixin, BaseEstimator):
     """The pairwise similarity network G of CCN, learned from class labels.
 
@@ -183,6 +187,15 @@ class SimilarityNetwork(DeepMixin, BaseEstimator):
     random_state : int, RandomState or None, default=None
     verbose : int, default=0
     callbacks : list of skorch callbacks, default=None
+    memory : str or object with the joblib.Memory interface, default=None
+        Caches the trained net, as scikit-learn's ``Pipeline(memory=...)``
+        caches transformers: a path (or a :class:`joblib.Memory`) where it
+        is stored. A later fit on the same rows with the same settings and
+        ``random_state`` (on the same device type and torch thread count)
+        restores it instead of training again: the same net. :class:`CCN`
+        and :class:`CCNPlus` pass their ``memory`` to the G they fit, so a
+        grid search over their clustering parameters trains G once.
+        MEMORY_DOC_TAIL
 
     Attributes
     ----------
@@ -215,7 +228,7 @@ class SimilarityNetwork(DeepMixin, BaseEstimator):
     def __init__(self, classes_per_batch=20, samples_per_class=5, *, hidden_dim=256,
                  embedding_dim=64, hidden_dims=(256, 128), encoder=None, input_shape=None,
                  augment=0.0, epochs=30, lr=1e-3, device="auto", random_state=None,
-                 verbose=0, callbacks=None):
+                 verbose=0, callbacks=None, memory=None):
         self.classes_per_batch = classes_per_batch
         self.samples_per_class = samples_per_class
         self.hidden_dim = hidden_dim
@@ -230,9 +243,11 @@ class SimilarityNetwork(DeepMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
         self.callbacks = callbacks
+        self.memory = memory
 
     _parameter_constraints: dict = {
         **DeepMixin._parameter_constraints,
+        "memory": memory_option(),
         "classes_per_batch": [Interval(Integral, 2, None, closed="left")],
         "samples_per_class": positive_int(),
         "hidden_dim": positive_int(),
@@ -284,6 +299,7 @@ class SimilarityNetwork(DeepMixin, BaseEstimator):
                 iterator_train=ClassBalancedBatchIterator,
                 iterator_train__classes_per_batch=self.classes_per_batch,
                 iterator_train__samples_per_class=self.samples_per_class,
+                cache=True,
             )
         self.net_ = net
         self.classes_ = labels.classes_
@@ -516,7 +532,17 @@ _DEEP_DOC = """
     hidden_dims : sequence of int, default=(256, 128)
         Hidden layers of the default MLP backbone (vectors).
     epochs : int, default=30
-""" + TRAINING_PARAMETERS_DOC
+""" + TRAINING_PARAMETERS_DOC + """\
+    memory : str or object with the joblib.Memory interface, default=None
+        Caches the similarity network G that the fit trains (it is given
+        this ``memory`` when ``similarity`` is None or an unfitted G without
+        one) and, for CCN on vectors, the target's t-SNE map, as
+        scikit-learn's ``Pipeline(memory=...)`` caches transformers: a path
+        (or a :class:`joblib.Memory`) where they are stored. A grid search
+        over the clustering network's parameters, or CCN beside CCN+ on one
+        source, then trains G once per seed; a restored G is the trained
+        one, so the fit ends with the same labels.
+""" + MEMORY_DOC_TAIL
 
 
 _deep_doc = with_parameters_doc(_DEEP_DOC)
@@ -540,6 +566,7 @@ class _CCNBase(LogitsClassifierMixin, BaseDeepDA):
         "similarity_bn": [StrOptions({"target", "source"})],
         "lambda_contrastive": non_negative_real(),
         "augment": non_negative_real(),
+        "memory": memory_option(),
     }
 
     def _check_params_vs_input(self, data):
@@ -585,6 +612,8 @@ class _CCNBase(LogitsClassifierMixin, BaseDeepDA):
             G = clone(_resolve_similarity(sim))
         if G.random_state is None:
             G.set_params(random_state=self._fit_seed)
+        if G.memory is None and self._memory() is not None:   # trained once per seed
+            G.set_params(memory=self.memory)
         if data.heterogeneous:   # CCN+ with other target features: G learns the target's
             mask = data.labelled_target
             return G.fit(data.X_target[mask], data.y_target[mask])
@@ -755,7 +784,8 @@ class CCN(_CCNBase):
                  target_graph="auto", n_neighbors="auto", n_init="auto",
                  embedding_dim=128, hidden_dims=(256, 128),
                  encoder=None, input_shape=None, epochs=30, batch_size=100, lr=1e-3,
-                 device="auto", random_state=None, verbose=0, callbacks=None):
+                 device="auto", random_state=None, verbose=0, callbacks=None,
+                 memory=None):
         self.n_clusters = n_clusters
         self.loss = loss
         self.margin = margin
@@ -777,6 +807,7 @@ class CCN(_CCNBase):
         self.random_state = random_state
         self.verbose = verbose
         self.callbacks = callbacks
+        self.memory = memory
 
     def _target_knn(self, data):
         """The target rows' neighbour lists of ``target_graph`` (None when it is off)."""
@@ -796,7 +827,8 @@ class CCN(_CCNBase):
         self.n_neighbors_ = min(k, n - 1)
         X = data.X_target.reshape(n, -1)
         if graph == "tsne":
-            X = tsne_map(X, random_state=self._sklearn_seed) if n > 3 else X
+            X = (cached_call(self._memory(), tsne_map, X, random_state=self._sklearn_seed)
+                 if n > 3 else X)
         return torch.as_tensor(knn_indices(X, self.n_neighbors_, metric="euclidean"))
 
     def _contrast_weight(self, data):
@@ -955,7 +987,8 @@ class CCNPlus(_CCNBase):
                  lambda_contrastive=0.0, augment=0.5,
                  source_batch_size=32, embedding_dim=128, hidden_dims=(256, 128),
                  encoder=None, input_shape=None, epochs=30, batch_size=96, lr=1e-3,
-                 device="auto", random_state=None, verbose=0, callbacks=None):
+                 device="auto", random_state=None, verbose=0, callbacks=None,
+                 memory=None):
         self.loss = loss
         self.margin = margin
         self.similarity = similarity
@@ -977,6 +1010,7 @@ class CCNPlus(_CCNBase):
         self.random_state = random_state
         self.verbose = verbose
         self.callbacks = callbacks
+        self.memory = memory
 
     def _check_params_vs_input(self, data):
         super()._check_params_vs_input(data)

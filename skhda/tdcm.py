@@ -36,10 +36,17 @@ from sklearn.cluster import kmeans_plusplus
 from sklearn.utils import check_random_state
 from torch import nn
 
-from ._base import TRAINING_PARAMETERS_DOC, BaseDeepDA, Capabilities, with_parameters_doc
+from ._base import (
+    MEMORY_DOC_TAIL,
+    TRAINING_PARAMETERS_DOC,
+    BaseDeepDA,
+    Capabilities,
+    with_parameters_doc,
+)
 from ._training import batched_apply, best_of, graph_cut_rank
 from ._validation import (
     StrOptions,
+    memory_option,
     non_negative_int,
     non_negative_real,
     positive_int,
@@ -126,6 +133,7 @@ class _TDCMModule(nn.Module):
         return terms
 
 
+@with_parameters_doc(MEMORY_DOC_TAIL, marker="MEMORY_DOC_TAIL")
 @with_parameters_doc(TRAINING_PARAMETERS_DOC, marker="TRAINING_PARAMETERS")
 class TDCM(BaseDeepDA):
     """Transferable Deep Clustering Model: centroids adapted to each batch by learned blocks.
@@ -296,6 +304,20 @@ class TDCM(BaseDeepDA):
         so it must be large enough to hold every cluster (>= ``n_clusters``
         is required; several rows per cluster are needed in practice).
     TRAINING_PARAMETERS
+    memory : str or object with the joblib.Memory interface, default=None
+        Caches the training stages (the contrastive pretraining of images,
+        which sees the source rows only, and each of the ``n_init`` runs),
+        as scikit-learn's ``Pipeline(memory=...)`` caches transformers: a
+        path (or a :class:`joblib.Memory`) where they are stored. A later
+        fit whose stage has the same inputs (its data, the settings it
+        depends on, ``random_state``, device type, torch's thread count)
+        restores it instead of training it again, and ends where the
+        uncached fit ends: the same labels. So a grid search over the
+        clustering parameters on images pretrains once per seed, the fits
+        with and without ``X_target`` share the pretraining, and a search
+        over what follows the runs (``n_init``, ``restart_criterion``,
+        ``finetune_epochs``, ``adapt_n_init``) trains each run once.
+        MEMORY_DOC_TAIL
 
     Attributes
     ----------
@@ -445,7 +467,7 @@ class TDCM(BaseDeepDA):
                  adapt_max_rows=20000, weight_decay=5e-4, embedding_dim=10,
                  hidden_dims=(256, 128), encoder=None, input_shape=None, epochs="auto",
                  batch_size=256, lr=1e-3, device="auto",
-                 random_state=None, verbose=0, callbacks=None):
+                 random_state=None, verbose=0, callbacks=None, memory=None):
         self.n_clusters = n_clusters
         self.n_blocks = n_blocks
         self.temperature = temperature
@@ -479,10 +501,12 @@ class TDCM(BaseDeepDA):
         self.random_state = random_state
         self.verbose = verbose
         self.callbacks = callbacks
+        self.memory = memory
 
     # ------------------------------------------------------------------ fit
     _parameter_constraints: dict = {
         **BaseDeepDA._parameter_constraints,
+        "memory": memory_option(),
         "n_blocks": positive_int(),
         "temperature": positive_real(),
         "beta": [StrOptions({"auto"}), *non_negative_real()],
@@ -606,7 +630,7 @@ class TDCM(BaseDeepDA):
             pretrained = _TDCMModule(self._make_encoder(data, float(self.encoder_negative_slope)),
                                      None, contrast=contrast)
             self._train_stage("pretrain", pretrained, data.dataset(target=None),
-                              self.pretrain_epochs_,
+                              self.pretrain_epochs_, cache=True,
                               optimizer__weight_decay=float(self.weight_decay))
         two_views = self.lambda_contrastive_ > 0 or self.lambda_consistency_ > 0
         if two_views:
@@ -634,7 +658,7 @@ class TDCM(BaseDeepDA):
 
         self.net_, self.init_losses_ = self._train_restarts(
             "train", self.n_init_, build, self.epochs_,
-            self._restart_score(data, on_target, table), **common)
+            self._restart_score(data, on_target, table), cache=True, **common)
         model, blocks = self.net_.module_, self.net_.module_.blocks
         model.pool = {}   # the training rows are not kept with the fitted model
         finetune = self.finetune_epochs if data.X_target is not None else 0

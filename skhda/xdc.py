@@ -40,9 +40,16 @@ import torch.nn.functional as F
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from ._base import TRAINING_PARAMETERS_DOC, BaseDeepDA, with_parameters_doc
+from ._base import MEMORY_DOC_TAIL, TRAINING_PARAMETERS_DOC, BaseDeepDA, with_parameters_doc
 from ._training import DomainDataset
-from ._validation import Integral, Interval, Real, StrOptions, check_positive_ints
+from ._validation import (
+    Integral,
+    Interval,
+    Real,
+    StrOptions,
+    check_positive_ints,
+    memory_option,
+)
 from .nn.graph import (
     LinkageGCN,
     balanced_link_loss,
@@ -124,6 +131,7 @@ class _LinkModel(nn.Module):
 
 
 # ------------------------------------------------------------ estimator
+@with_parameters_doc(MEMORY_DOC_TAIL, marker="MEMORY_DOC_TAIL")
 @with_parameters_doc(TRAINING_PARAMETERS_DOC, marker="TRAINING_PARAMETERS")
 class XDC(BaseDeepDA):
     """Adversarial cross-domain clustering: a linkage GCN clusters unseen classes, K unknown.
@@ -214,6 +222,19 @@ class XDC(BaseDeepDA):
         Stage-1 rows per domain and step.
     TRAINING_PARAMETERS
         The stages are ``"encoder"`` (the main one) and ``"gcn"``.
+    memory : str or object with the joblib.Memory interface, default=None
+        Caches both training stages, as scikit-learn's
+        ``Pipeline(memory=...)`` caches transformers: a path (or a
+        :class:`joblib.Memory`) where they are stored. A later fit whose
+        stage has the same inputs (its data, the settings it depends on,
+        ``random_state``, device type, torch's thread count) restores it
+        instead of training it again, and ends where the uncached fit ends:
+        the same clusters. A grid search over the linkage on the target
+        (``linkage``, ``link_threshold``, ``merge_threshold``,
+        ``max_cluster_size``, ``min_cluster_size``, ``threshold_step``,
+        ``n_clusters``, ``cut``) trains nothing after its first fit per
+        seed and fold; one over the GCN's settings trains stage 1 once.
+        MEMORY_DOC_TAIL
 
     Attributes
     ----------
@@ -296,6 +317,7 @@ class XDC(BaseDeepDA):
         "gcn_epochs": [Interval(Integral, 0, None, closed="left")],
         "gcn_batch_size": [Interval(Integral, 1, None, closed="left")],
         "augment": [Interval(Real, 0, None, closed="left")],
+        "memory": memory_option(),
     }
 
     def __init__(self, n_clusters=None, *, graph_features="auto", cut="spectral",
@@ -305,7 +327,7 @@ class XDC(BaseDeepDA):
                  gcn_dims=(64, 64, 32, 32), similarity_feature=True, gcn_epochs=4,
                  gcn_batch_size=32, embedding_dim=64, hidden_dims=(256, 128), encoder=None,
                  input_shape=None, augment=0.0, epochs=10, batch_size=128, lr=1e-3, device="auto",
-                 random_state=None, verbose=0, callbacks=None):
+                 random_state=None, verbose=0, callbacks=None, memory=None):
         self.n_clusters = n_clusters
         self.graph_features = graph_features
         self.cut = cut
@@ -335,6 +357,7 @@ class XDC(BaseDeepDA):
         self.random_state = random_state
         self.verbose = verbose
         self.callbacks = callbacks
+        self.memory = memory
 
     # ------------------------------------------------------------ fit
     def _n_clusters_expected(self, data):
@@ -377,7 +400,7 @@ class XDC(BaseDeepDA):
             "encoder", model, data.dataset("Xy"), self.epochs,
             extra_callbacks=[DomainDiscriminator.schedule("discriminator")] if adversarial
             else [],
-            loss_weights={"adversarial": float(self.lambda_adversarial)},
+            loss_weights={"adversarial": float(self.lambda_adversarial)}, cache=True,
         )
 
         # stage 2: the linkage GCN on instance-pivot subgraphs of the source (eq. 3)
@@ -389,7 +412,7 @@ class XDC(BaseDeepDA):
                           torch.as_tensor(knn), torch.as_tensor(ys))
         pivots = DomainDataset(pivots={"idx": torch.arange(len(Zs))})
         self.gcn_net_ = self._train_stage("gcn", link, pivots, self.gcn_epochs,
-                                          batch_size=self.gcn_batch_size)
+                                          batch_size=self.gcn_batch_size, cache=True)
         self.gcn_net_.module_.release_graph()
 
         # linkage on the target

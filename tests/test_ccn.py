@@ -14,6 +14,7 @@ from sklearn.base import clone
 from sklearn.cluster import KMeans
 from sklearn.frozen import FrozenEstimator
 
+import skhda
 from skhda import DomainDataset
 from skhda._training import DomainBatch
 from skhda.ccn import (
@@ -478,3 +479,51 @@ def test_ccn_target_graph_rule(task):
         CCN(5, target_graph="knn", **FAST).fit(Xs, ys, Xt)
     with pytest.raises(ValueError, match="n_neighbors"):
         CCN(5, n_neighbors=0, **FAST).fit(Xs, ys, Xt)
+
+
+def test_memory_trains_g_once_and_restores_the_target_map(task, tmp_path, monkeypatch):
+    """memory: CCN and CCN+ of one seed share G (trained once, restored after), the vector
+    target's t-SNE map is restored too, and every fit ends where the uncached fit ends."""
+    from sklearn.manifold import TSNE
+
+    Xs, ys, Xt, _ = task
+    params = {**FAST, "target_graph": "tsne", "n_init": 1}
+    uncached = CCN(5, **params).fit(Xs, ys, Xt)
+    trained, maps = [], []
+    net_fit, tsne_fit = skhda.DomainNet.fit, TSNE.fit_transform
+    monkeypatch.setattr(skhda.DomainNet, "fit",
+                        lambda net, *a, **k: trained.append(net.stage) or net_fit(net, *a, **k))
+    monkeypatch.setattr(TSNE, "fit_transform",
+                        lambda tsne, *a, **k: maps.append(1) or tsne_fit(tsne, *a, **k))
+
+    def fit(cls=CCN, **kw):
+        trained.clear()
+        maps.clear()
+        first = {"n_clusters": 5, **params} if cls is CCN else FAST
+        return cls(**{**first, "memory": str(tmp_path), **kw}).fit(Xs, ys, Xt)
+
+    fit()
+    assert trained == ["similarity", "cluster"] and len(maps) == 1
+    est = fit()
+    assert trained == ["cluster"] and maps == []
+    np.testing.assert_array_equal(est.predict_proba(Xt), uncached.predict_proba(Xt))
+    assert est.similarity_.memory == str(tmp_path)
+    fit(n_clusters=7)                       # the clustering network's parameter: G restored
+    assert trained == ["cluster"] and maps == []
+    fit(CCNPlus)                            # CCN+ of the same seed learns the same G
+    assert trained == ["train"]
+    fit(random_state=1)                     # another seed: another G and map
+    assert trained == ["similarity", "cluster"] and len(maps) == 1
+    entries = sorted(tmp_path.rglob("output.pkl"))
+    fit(random_state=None)                  # a fresh seed never repeats: nothing stored
+    assert trained == ["similarity", "cluster"]
+    assert sorted(tmp_path.rglob("output.pkl")) == entries
+    G = SimilarityNetwork(**FAST_G, memory=str(tmp_path / "g"))
+    first = G.fit(Xs, ys).similarity_matrix(Xt[:9])
+    trained.clear()
+    np.testing.assert_array_equal(clone(G).fit(Xs, ys).similarity_matrix(Xt[:9]), first)
+    assert trained == []
+    with pytest.raises(ValueError, match="memory"):
+        CCN(5, **{**params, "memory": 3}).fit(Xs, ys, Xt)
+    with pytest.raises(ValueError, match="memory"):
+        SimilarityNetwork(memory=3).fit(Xs, ys)

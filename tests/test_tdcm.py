@@ -391,3 +391,46 @@ def test_auto_view_settings_follow_the_input(blobs):
     est = TDCM(n_clusters=3, **{**FAST, "epochs": "auto"}).fit(blobs[0])
     assert (est.pretrain_epochs_, est.lambda_contrastive_, est.lambda_consistency_) == (0, 0.0, 0.0)
     assert est.epochs_ == 50 and "pretrain" not in est.histories_
+
+
+def test_memory_restores_the_pretraining_and_the_runs(tmp_path, monkeypatch):
+    """memory: a repeated fit restores the image pretraining and every run and ends where the
+    uncached fit ends; the fit without X_target shares the pretraining; a change of what the
+    runs depend on trains them again, and one of what follows them does not."""
+    import skhda
+
+    Xs, _, Xt, _ = skhda.datasets.load_digits_transfer("shared")
+    Xs, Xt = Xs[::4].reshape(-1, 8, 8) / 16, Xt[::4].reshape(-1, 8, 8) / 16
+    params = {"n_clusters": 10, "pretrain_epochs": 1, "epochs": 1, "n_init": 2,
+              "batch_size": 64, "random_state": 0, "device": "cpu"}
+    uncached = TDCM(**params).fit(Xs, X_target=Xt)
+    trained = []
+    net_fit = skhda.DomainNet.fit
+    monkeypatch.setattr(skhda.DomainNet, "fit",
+                        lambda net, *a, **k: trained.append(net.stage) or net_fit(net, *a, **k))
+
+    def fit(target=Xt, **kw):
+        trained.clear()
+        return TDCM(**{**params, "memory": str(tmp_path), **kw}).fit(Xs, X_target=target)
+
+    fit()
+    assert trained == ["pretrain", "train", "train"]
+    est = fit()
+    assert trained == []
+    np.testing.assert_array_equal(est.predict_proba(Xt), uncached.predict_proba(Xt))
+    assert est.init_losses_ == uncached.init_losses_
+    assert ([e["train_loss"] for e in est.histories_["pretrain"]]
+            == [e["train_loss"] for e in uncached.histories_["pretrain"]])
+    fit(n_init=3, adapt_n_init=2)    # the first two runs restored, the third trained
+    assert trained == ["train"]
+    fit(target=None)                 # on the source only: the same pretraining
+    assert trained == ["train", "train"]
+    fit(beta=5.0)                    # a setting of the runs: trained again
+    assert trained == ["train", "train"]
+    fit(augment=0.2)                 # a setting of the pretraining: everything again
+    assert trained == ["pretrain", "train", "train"]
+    restored = pickle.loads(pickle.dumps(est))
+    np.testing.assert_array_equal(restored.predict(Xt), est.predict(Xt))
+    assert clone(est).memory == str(tmp_path)
+    with pytest.raises(ValueError, match="memory"):
+        TDCM(**{**params, "memory": 3}).fit(Xs)

@@ -8,6 +8,7 @@ import scipy.sparse as sp
 import torch
 from sklearn.cluster import KMeans
 
+import skhda
 from skhda import XDC
 from skhda.metrics import pairwise_f1_score
 from skhda.nn.graph import (
@@ -306,3 +307,39 @@ def test_xdc_needs_source_labels(blobs):
     Xs, ys, Xt, yt = blobs
     with pytest.raises(ValueError, match="y_source"):
         XDC(**FAST).fit(Xs, None, Xt)
+
+
+def test_memory_restores_both_stages_for_a_linkage_search(blobs, fitted, tmp_path, monkeypatch):
+    """memory: stage 1 (trained with its DANN schedule) and the GCN are restored, with the
+    schedule's last value; the linkage settings train nothing, the GCN's train the GCN only."""
+    Xs, ys, Xt, _ = blobs
+    trained = []
+    net_fit = skhda.DomainNet.fit
+    monkeypatch.setattr(skhda.DomainNet, "fit",
+                        lambda net, *a, **k: trained.append(net.stage) or net_fit(net, *a, **k))
+
+    def fit(**kw):
+        trained.clear()
+        return XDC(**{**FAST, "memory": str(tmp_path), **kw}).fit(Xs, ys, Xt)
+
+    first = fit()
+    assert trained == ["encoder", "gcn"]
+    np.testing.assert_array_equal(first.labels_, fitted.labels_)
+    est = fit()
+    assert trained == []
+    np.testing.assert_array_equal(est.labels_, fitted.labels_)
+    np.testing.assert_array_equal(est.predict(Xt), fitted.predict(Xt))
+    coeff = fitted.net_.module_.discriminator.grl.coeff
+    assert coeff > 0.9 and est.net_.module_.discriminator.grl.coeff == coeff
+    fit(link_threshold=0.6, linkage="components")   # the linkage on the target: restored
+    assert trained == []
+    fit(gcn_epochs=5)                                # the GCN's setting: stage 1 restored
+    assert trained == ["gcn"]
+    fit(lambda_adversarial=0.2)      # stage 1's setting: on vectors the GCN sees the inputs
+    assert trained == ["encoder"]
+    fit(graph_features="embedding")  # a GCN on stage 1's embedding: it follows stage 1
+    assert trained == ["gcn"]
+    fit(graph_features="embedding", lambda_adversarial=0.3)
+    assert trained == ["encoder", "gcn"]
+    with pytest.raises(ValueError, match="memory"):
+        XDC(**{**FAST, "memory": 3}).fit(Xs, ys, Xt)
