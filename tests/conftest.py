@@ -83,3 +83,21 @@ def tiny_images():
     """60 random 8x8 images in 4 classes: enough for the image-only options to run."""
     X = np.random.default_rng(0).random((60, 8, 8)).astype(np.float32)
     return X, np.arange(60) % 4
+
+
+@pytest.fixture
+def trained_stages(monkeypatch):
+    """What a fit trains, for the ``memory`` tests: ``(stages, maps)``.
+
+    ``stages`` gets the name of every training stage that runs (a restored one
+    does not), ``maps`` a 1 for every t-SNE map computed; clear both between fits.
+    """
+    from sklearn.manifold import TSNE
+
+    stages, maps = [], []
+    net_fit, tsne_fit = skhda.DomainNet.fit, TSNE.fit_transform
+    monkeypatch.setattr(skhda.DomainNet, "fit",
+                        lambda net, *a, **k: stages.append(net.stage) or net_fit(net, *a, **k))
+    monkeypatch.setattr(TSNE, "fit_transform",
+                        lambda tsne, *a, **k: maps.append(1) or tsne_fit(tsne, *a, **k))
+    return stages, maps

@@ -14,7 +14,6 @@ from sklearn.base import clone
 from sklearn.cluster import KMeans
 from sklearn.frozen import FrozenEstimator
 
-import skhda
 from skhda import DomainDataset
 from skhda._training import DomainBatch
 from skhda.ccn import (
@@ -481,20 +480,13 @@ def test_ccn_target_graph_rule(task):
         CCN(5, n_neighbors=0, **FAST).fit(Xs, ys, Xt)
 
 
-def test_memory_trains_g_once_and_restores_the_target_map(task, tmp_path, monkeypatch):
+def test_memory_trains_g_once_and_restores_the_target_map(task, tmp_path, request):
     """memory: CCN and CCN+ of one seed share G (trained once, restored after), the vector
     target's t-SNE map is restored too, and every fit ends where the uncached fit ends."""
-    from sklearn.manifold import TSNE
-
     Xs, ys, Xt, _ = task
     params = {**FAST, "target_graph": "tsne", "n_init": 1}
     uncached = CCN(5, **params).fit(Xs, ys, Xt)
-    trained, maps = [], []
-    net_fit, tsne_fit = skhda.DomainNet.fit, TSNE.fit_transform
-    monkeypatch.setattr(skhda.DomainNet, "fit",
-                        lambda net, *a, **k: trained.append(net.stage) or net_fit(net, *a, **k))
-    monkeypatch.setattr(TSNE, "fit_transform",
-                        lambda tsne, *a, **k: maps.append(1) or tsne_fit(tsne, *a, **k))
+    trained, maps = request.getfixturevalue("trained_stages")   # after the uncached fit
 
     def fit(cls=CCN, **kw):
         trained.clear()

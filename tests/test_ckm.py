@@ -441,21 +441,15 @@ def test_stage1_contrastive_term_on_images(digits):
                                                            Xt.reshape(len(Xt), -1))
 
 
-def test_memory_restores_stage_one_and_the_tsne_map(digits, tmp_path, monkeypatch):
+def test_memory_restores_stage_one_and_the_tsne_map(digits, tmp_path, request):
     """memory: a fit whose stage 1 was trained before (by any of the family) restores it and
     its t-SNE start, and ends where the uncached fit ends; a changed stage-1 input trains it."""
-    from sklearn.manifold import TSNE
     from skorch.callbacks import EpochTimer
 
     Xs, ys, Xt, yt = digits
     Xs, Xt = Xs.reshape(-1, 8, 8), Xt.reshape(-1, 8, 8)   # images: a t-SNE map at the start
     uncached = {cls: cls(5, **FAST).fit(Xs, ys, Xt) for cls in (CKM, DECAdapter)}
-    trained, maps = [], []
-    net_fit, tsne_fit = skhda.DomainNet.fit, TSNE.fit_transform
-    monkeypatch.setattr(skhda.DomainNet, "fit",
-                        lambda net, *a, **k: trained.append(net.stage) or net_fit(net, *a, **k))
-    monkeypatch.setattr(TSNE, "fit_transform",
-                        lambda tsne, *a, **k: maps.append(1) or tsne_fit(tsne, *a, **k))
+    trained, maps = request.getfixturevalue("trained_stages")   # after the uncached fits
 
     def fit(cls=CKM, **params):
         trained.clear()
@@ -491,7 +485,8 @@ def test_memory_restores_stage_one_and_the_tsne_map(digits, tmp_path, monkeypatc
 
 
 def test_memory_stores_nothing_it_cannot_name_or_an_interrupted_stage(digits, tmp_path,
-                                                                       monkeypatch):
+                                                                       monkeypatch,
+                                                                       trained_stages):
     """A user encoder holding a closure is trained every time; Ctrl-C in stage 1 stores nothing."""
     Xs, ys, Xt, _ = digits
     scale = 2.0
@@ -505,10 +500,7 @@ def test_memory_stores_nothing_it_cannot_name_or_an_interrupted_stage(digits, tm
         def forward(self, x):
             return self.activation(self.linear(x))
 
-    trained = []
-    net_fit = skhda.DomainNet.fit
-    monkeypatch.setattr(skhda.DomainNet, "fit",
-                        lambda net, *a, **k: trained.append(net.stage) or net_fit(net, *a, **k))
+    trained, _ = trained_stages
     for _ in range(2):
         torch.manual_seed(0)
         CKM(5, **{**FAST, "encoder": Scaled(), "memory": str(tmp_path)}).fit(Xs, ys, Xt)

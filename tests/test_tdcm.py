@@ -393,7 +393,7 @@ def test_auto_view_settings_follow_the_input(blobs):
     assert est.epochs_ == 50 and "pretrain" not in est.histories_
 
 
-def test_memory_restores_the_pretraining_and_the_runs(tmp_path, monkeypatch):
+def test_memory_restores_the_pretraining_and_the_runs(tmp_path, request):
     """memory: a repeated fit restores the image pretraining and every run and ends where the
     uncached fit ends; the fit without X_target shares the pretraining; a change of what the
     runs depend on trains them again, and one of what follows them does not."""
@@ -404,10 +404,7 @@ def test_memory_restores_the_pretraining_and_the_runs(tmp_path, monkeypatch):
     params = {"n_clusters": 10, "pretrain_epochs": 1, "epochs": 1, "n_init": 2,
               "batch_size": 64, "random_state": 0, "device": "cpu"}
     uncached = TDCM(**params).fit(Xs, X_target=Xt)
-    trained = []
-    net_fit = skhda.DomainNet.fit
-    monkeypatch.setattr(skhda.DomainNet, "fit",
-                        lambda net, *a, **k: trained.append(net.stage) or net_fit(net, *a, **k))
+    trained, _ = request.getfixturevalue("trained_stages")   # after the uncached fit
 
     def fit(target=Xt, **kw):
         trained.clear()

@@ -8,7 +8,6 @@ import scipy.sparse as sp
 import torch
 from sklearn.cluster import KMeans
 
-import skhda
 from skhda import XDC
 from skhda.metrics import pairwise_f1_score
 from skhda.nn.graph import (
@@ -309,14 +308,12 @@ def test_xdc_needs_source_labels(blobs):
         XDC(**FAST).fit(Xs, None, Xt)
 
 
-def test_memory_restores_both_stages_for_a_linkage_search(blobs, fitted, tmp_path, monkeypatch):
+def test_memory_restores_both_stages_for_a_linkage_search(blobs, fitted, tmp_path,
+                                                           trained_stages):
     """memory: stage 1 (trained with its DANN schedule) and the GCN are restored, with the
     schedule's last value; the linkage settings train nothing, the GCN's train the GCN only."""
     Xs, ys, Xt, _ = blobs
-    trained = []
-    net_fit = skhda.DomainNet.fit
-    monkeypatch.setattr(skhda.DomainNet, "fit",
-                        lambda net, *a, **k: trained.append(net.stage) or net_fit(net, *a, **k))
+    trained, _ = trained_stages
 
     def fit(**kw):
         trained.clear()
