@@ -66,7 +66,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from scipy.optimize import linear_sum_assignment
-from sklearn.cluster import KMeans, SpectralClustering
+from sklearn.cluster import KMeans
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
@@ -94,14 +94,12 @@ from .nn.clustering import (
     kshot_loss,
 )
 from .nn.encoders import _PerDomain
-from .nn.graph import TSNE_MAX_IMAGE_ROWS, TSNE_MAX_ROWS, tsne_map
+from .nn.graph import TSNE_MAX_IMAGE_ROWS, TSNE_MAX_ROWS, spectral_labels, tsne_map
 from .nn.layers import RandomAffine
 from .nn.losses import reconstruction_loss
 
 __all__ = ["CKM", "DCNAdapter", "DECAdapter"]
 
-#: above this many target rows the spectral init uses LOBPCG (linear memory)
-_SPECTRAL_ARPACK_MAX_ROWS = 20_000
 # init="auto" on images keeps the graph start when the t-SNE map agrees with it on this
 # share of the rows: the image proxies split at 0.96-0.99 (graph right) against 0.70-0.71
 # (graph merged two digits), doc/benchmarks/ckm.md
@@ -608,21 +606,7 @@ class _AdaptiveClustering(BaseDeepDA):
 
     def _spectral_labels(self, X, n_clusters):
         """Spectral clustering (kNN graph) of target rows (inputs or features), flattened."""
-        X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
-        if len(X) <= n_clusters + 1:
-            # the spectral embedding needs more rows than clusters (scipy's eigsh):
-            # with (almost) one row per cluster, k-means on the rows is the answer
-            return KMeans(n_clusters, n_init=10, random_state=self._sklearn_seed
-                          ).fit_predict(X).astype(np.int64)
-        # ARPACK's shift-invert factorises the graph Laplacian: its fill-in grows
-        # about as N^2 (677 MB at 30k rows, > 3 GB at 100k); LOBPCG stays linear
-        # (59 MB at 30k). Small targets keep ARPACK (results unchanged there).
-        solver = "lobpcg" if len(X) > _SPECTRAL_ARPACK_MAX_ROWS else None
-        sc = SpectralClustering(n_clusters, affinity="nearest_neighbors",
-                                n_neighbors=min(int(self.init_neighbors), len(X) - 1),
-                                assign_labels="kmeans", eigen_solver=solver,
-                                random_state=self._sklearn_seed)
-        return sc.fit_predict(X).astype(np.int64)
+        return spectral_labels(X, n_clusters, self.init_neighbors, self._sklearn_seed)
 
     def _small_target(self, data):
         """Whether the target is small enough for t-SNE.
