@@ -447,7 +447,7 @@ def test_ccn_restarts_kept_by_the_graph_cut(task):
 
 
 def test_ccn_target_graph_rule(task):
-    """The ``target_graph="auto"`` rule: the target's own graph for vectors, G alone for images."""
+    """The ``target_graph="auto"`` rule: the target's own graph for vectors; images: see below."""
     Xs, ys, Xt, _ = task
     G = SimilarityNetwork(**{**FAST_G, "epochs": 1})
     est = CCN(5, similarity=G, **{**FAST, "epochs": 1}).fit(Xs, ys, Xt)
@@ -473,7 +473,10 @@ def test_ccn_target_graph_rule(task):
     y = np.arange(40) % 4
     G = SimilarityNetwork(classes_per_batch=4, embedding_dim=8, hidden_dim=16, epochs=1)
     est = CCN(4, similarity=G, embedding_dim=8, epochs=1, random_state=0).fit(images, y, images)
+    # noise images: the two pixel clusterings disagree, G alone
     assert (est.target_graph_, est.n_neighbors_, est.n_init_) == ("off", None, 1)
+    assert est.target_agreement_ < 0.65
+    assert CCN(5, similarity=G, **{**FAST, "epochs": 1}).fit(Xs, ys, Xt).target_agreement_ is None
     with pytest.raises(ValueError, match="target_graph"):
         CCN(5, target_graph="knn", **FAST).fit(Xs, ys, Xt)
     with pytest.raises(ValueError, match="n_neighbors"):
@@ -519,3 +522,22 @@ def test_memory_trains_g_once_and_restores_the_target_map(task, tmp_path, reques
         CCN(5, **{**params, "memory": 3}).fit(Xs, ys, Xt)
     with pytest.raises(ValueError, match="memory"):
         SimilarityNetwork(memory=3).fit(Xs, ys)
+
+
+def test_ccn_image_targets_take_the_tsne_graph_where_pixel_clusterings_agree(digits):
+    """Digit images with the true K: k-means on the t-SNE map and the 10-NN spectral clustering
+    agree, so ``target_graph="auto"`` takes the t-SNE graph (one run: images keep n_init 1),
+    and CCN ends clearly above G alone; with too many target rows for t-SNE, G stays alone."""
+    Xs, ys, Xt, yt = digits
+    Xs, Xt = Xs.reshape(-1, 8, 8), Xt.reshape(-1, 8, 8)
+    G = SimilarityNetwork(**{**FAST_G, "epochs": 5}).fit(Xs, ys)
+    params = {**FAST, "epochs": 60, "lr": 3e-3, "batch_size": 50, "lambda_contrastive": 0.0,
+              "similarity": G}
+    est = CCN(5, **params).fit(Xs, ys, Xt)
+    assert est.target_graph_ == "tsne" and est.target_agreement_ >= 0.9 and est.n_init_ == 1
+    alone = CCN(5, target_graph="off", **params).fit(Xs, ys, Xt)
+    acc, acc_alone = cluster_accuracy(yt, est.labels_), cluster_accuracy(yt, alone.labels_)
+    assert acc > 0.7 and acc > acc_alone + 0.1, (acc, acc_alone)   # 0.75 against 0.58
+    with patch("skhda.ccn.TSNE_MAX_IMAGE_ROWS", len(Xt) - 1):
+        est = CCN(5, **{**params, "epochs": 1}).fit(Xs, ys, Xt)
+    assert (est.target_graph_, est.target_agreement_) == ("off", None)
