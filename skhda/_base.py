@@ -802,8 +802,10 @@ class DeepMixin:
                      extra_callbacks=(), cache=False, **net_kwargs):
         """Train ``module`` for one stage; record its history; return the net.
 
-        With ``cache`` and a ``memory`` parameter set, a stage without
-        callbacks of a fit seeded by an int ``random_state`` is restored from
+        With ``cache`` and a ``memory`` parameter set, a stage without user
+        callbacks (and whose own callbacks are schedules with a ``cache_state``,
+        :class:`~skhda._training.LinearSchedule`) of a fit seeded by an int
+        ``random_state`` is restored from
         the cache when one with the same :func:`~skhda._cache.stage_key` was
         trained before: its weights and buffers, its history and the global
         torch random state it left (so the rest of the fit is the same). Its
@@ -1066,8 +1068,8 @@ TRAINING_PARAMETERS_DOC = """
 MEMORY_DOC_TAIL = """\
         Only fits seeded by an int ``random_state`` are cached (None draws a
         fresh seed per fit, which never repeats), on CPU or CUDA; a stage
-        with callbacks, or a user ``encoder`` holding a closure, is trained
-        every time. The keys hold the skhda, torch, skorch, scikit-learn and
+        with user ``callbacks``, or a user ``encoder`` holding a closure, is
+        trained every time. The keys hold the skhda, torch, skorch, scikit-learn and
         numpy versions, not the code of a user encoder's class: clear the
         folder after changing it. None (default): nothing is cached.
 """

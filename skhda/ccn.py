@@ -549,7 +549,8 @@ _DEEP_DOC = """
     memory : str or object with the joblib.Memory interface, default=None
         Caches the similarity network G that the fit trains (it is given
         this ``memory`` when ``similarity`` is None or an unfitted G without
-        one) and, for CCN on vectors, the target's t-SNE map, as
+        one) and, for CCN, the target's t-SNE map (vectors, and images when
+        ``target_graph="auto"`` reads it), as
         scikit-learn's ``Pipeline(memory=...)`` caches transformers: a path
         (or a :class:`joblib.Memory`) where they are stored. A grid search
         over the clustering network's parameters, or CCN beside CCN+ on one
@@ -625,6 +626,8 @@ class _CCNBase(LogitsClassifierMixin, BaseDeepDA):
             G = clone(_resolve_similarity(sim))
         if G.random_state is None:
             G.set_params(random_state=self._fit_seed)
+            if self._memory() is None:   # a fresh seed per fit: an entry never read again
+                G.set_params(memory=None)
         if G.memory is None and self._memory() is not None:   # trained once per seed
             G.set_params(memory=self.memory)
         if data.heterogeneous:   # CCN+ with other target features: G learns the target's
@@ -633,8 +636,11 @@ class _CCNBase(LogitsClassifierMixin, BaseDeepDA):
         return G.fit(data.X_source, data.y_source)
 
     def _pair_supervision(self, data, knn=None):
+        """G's pair labels for the target rows; ``knn()`` (called after G is checked and
+        fitted, so that bad input fails first) gives the target graph's lists."""
         G = self._similarity_network(data)
         self.similarity_ = G
+        knn = knn() if callable(knn) else knn
         Xt = data.X_target.reshape(len(data.X_target), *G.input_shape_)
         head, Zg = G._pair_model(Xt, self.similarity_bn == "target", seed=self._fit_seed)
         return _PairSupervision(head, knn=knn), Zg
@@ -744,7 +750,9 @@ class CCN(_CCNBase):
         :func:`skhda.metrics.knn_normalized_cut` with ``reduce="mean"``, which
         does not favour using more clusters when ``n_clusters`` is an upper
         bound). ``"auto"``: 3 when
-        ``target_graph`` is on for feature vectors (a few seconds a fit), else 1
+        ``target_graph`` is on (feature vectors: a few seconds a fit), else 1;
+        1 also where the image rule of ``target_graph="auto"`` turns it on
+        (a CCN image fit takes minutes on a CPU; the rule was chosen on single runs)
         (the ranking trusts the target's neighbourhoods as the graph does). On the digits proxies,
         3 restarts kept by the cut scored 0.964 +- 0.021 against 0.954 +-
         0.038 for single fits (``doc/benchmarks/defaults_ccn_xdc.md``).
@@ -872,12 +880,13 @@ class CCN(_CCNBase):
         clustering of its 10-NN graph, both with ``n_clusters`` clusters,
         agree on at least ``_AUTO_IMAGE_AGREEMENT`` of the rows (Hungarian
         matching; ``target_agreement_``): the pixels' neighbourhoods then
-        hold the clusters. Targets too large for t-SNE keep G alone.
+        hold the clusters. Targets too large for t-SNE, with at most
+        ``n_clusters + 1`` rows, or of identical rows keep G alone.
         """
         X = data.X_target.reshape(len(data.X_target), -1)
         k = self._n_clusters(data)
-        if len(X) > TSNE_MAX_IMAGE_ROWS or len(X) <= k + 1:
-            return "off", None
+        if len(X) > TSNE_MAX_IMAGE_ROWS or len(X) <= k + 1 or np.ptp(X, axis=0).max() == 0:
+            return "off", None   # too large for t-SNE, too few rows, or all rows alike
         E = self._tsne_map(X)
         seed = self._sklearn_seed
         on_map = KMeans(k, n_init=10, random_state=seed).fit_predict(E)
@@ -893,15 +902,17 @@ class CCN(_CCNBase):
         return self.lambda_contrastive_
 
     def _n_restarts(self, data):
-        """``n_init``; ``"auto"``: 3 when the target graph is on for vectors, else 1."""
+        """``n_init``; ``"auto"``: 3 when the target graph is on, except where the image
+        rule of ``target_graph="auto"`` turned it on (1, as it was chosen), else 1."""
         if self.n_init == "auto":
-            return 3 if self.target_graph_ != "off" and not data.images("target") else 1
+            image_rule = self.target_graph == "auto" and data.images("target")
+            return 3 if self.target_graph_ != "off" and not image_rule else 1
         return int(self.n_init)
 
     def _fit_deep(self, data):
         k = self._n_clusters(data)
         contrast, weights = self._target_contrast(data)
-        supervision, Zg = self._pair_supervision(data, self._target_knn(data))
+        supervision, Zg = self._pair_supervision(data, lambda: self._target_knn(data))
         dataset = data.dataset(source=None, extra={"target": {"g": Zg}})
         self.n_init_ = self._n_restarts(data)
 

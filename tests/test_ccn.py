@@ -541,3 +541,12 @@ def test_ccn_image_targets_take_the_tsne_graph_where_pixel_clusterings_agree(dig
     with patch("skhda.ccn.TSNE_MAX_IMAGE_ROWS", len(Xt) - 1):
         est = CCN(5, **{**params, "epochs": 1}).fit(Xs, ys, Xt)
     assert (est.target_graph_, est.target_agreement_) == ("off", None)
+    est = CCN(5, **{**params, "epochs": 1, "target_graph": "tsne"}).fit(Xs, ys, Xt)
+    assert est.n_init_ == 3 and est.target_agreement_ is None   # asked for: the usual restarts
+    # bad input fails before the rule's t-SNE map and spectral clustering run
+    with patch("skhda.ccn.tsne_map", side_effect=AssertionError("t-SNE ran")):
+        with pytest.raises(ValueError, match="y_source"):
+            CCN(5, **{**params, "similarity": None}).fit(Xs, None, Xt)
+    # identical target images: one t-SNE point (no crash), G alone
+    est = CCN(4, **{**params, "epochs": 1}).fit(Xs, ys, np.ones_like(Xt[:40]))
+    assert est.target_graph_ == "off" and est.labels_.shape == (40,)

@@ -340,3 +340,11 @@ def test_memory_restores_both_stages_for_a_linkage_search(blobs, fitted, tmp_pat
     assert trained == ["encoder", "gcn"]
     with pytest.raises(ValueError, match="memory"):
         XDC(**{**FAST, "memory": 3}).fit(Xs, ys, Xt)
+
+
+def test_tsne_map_of_identical_rows_is_one_point():
+    """scikit-learn's Barnes-Hut t-SNE crashes on identical rows: the map is all zeros."""
+    from skhda.nn.graph import tsne_map
+
+    np.testing.assert_array_equal(tsne_map(np.ones((12, 64))), np.zeros((12, 2)))
+    assert tsne_map(np.ones((12, 64)), normalize=False).shape == (12, 2)

@@ -141,6 +141,7 @@ def tsne_map(X, random_state=0, normalize=True, **params):
     Returns
     -------
     E : ndarray of shape (n, 2)
+        All zeros when the rows are identical.
 
     Examples
     --------
@@ -152,6 +153,9 @@ def tsne_map(X, random_state=0, normalize=True, **params):
     X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
     if normalize:
         X = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
+    if len(X) and np.ptp(X, axis=0).max() == 0:
+        # identical rows: one point (scikit-learn's Barnes-Hut t-SNE crashes on them)
+        return np.zeros((len(X), 2))
     perplexity = min(30.0, (len(X) - 1) / 3.0)
     params = {"init": "pca", "perplexity": perplexity, **params}
     return TSNE(2, random_state=random_state, **params).fit_transform(X)
