@@ -322,13 +322,17 @@ class LinearSchedule(Callback):
     def _apply(self, net):
         self._write(net, self.fn(min(1.0, self._step / self._total)))
 
+    def _owner(self, net):
+        """``(object, name)`` of the module attribute the schedule sets."""
+        obj = net.module_
+        *path, last = self.attribute.split(".")
+        for p in path:
+            obj = getattr(obj, p)
+        return obj, last
+
     def _write(self, net, value):
         if self.attribute is not None:
-            obj = net.module_
-            *path, last = self.attribute.split(".")
-            for p in path:
-                obj = getattr(obj, p)
-            setattr(obj, last, value)
+            setattr(*self._owner(net), value)
         if self.name is not None:
             net.loss_weights_[self.name] = value
 
@@ -336,10 +340,7 @@ class LinearSchedule(Callback):
     def cache_state(self, net):
         """The value this schedule set last (stored with a cached stage)."""
         if self.attribute is not None:
-            obj = net.module_
-            for p in self.attribute.split("."):
-                obj = getattr(obj, p)
-            return obj
+            return getattr(*self._owner(net))
         return net.loss_weights_[self.name]
 
     def restore_cache_state(self, net, value):

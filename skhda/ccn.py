@@ -47,7 +47,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from sklearn.base import BaseEstimator, clone
-from sklearn.cluster import KMeans
 from sklearn.frozen import FrozenEstimator
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.validation import check_is_fitted
@@ -90,6 +89,7 @@ from .nn.graph import (
     TSNE_MAX_IMAGE_ROWS,
     TSNE_MAX_ROWS,
     knn_indices,
+    map_kmeans_labels,
     shared_neighbours,
     spectral_labels,
     tsne_map,
@@ -889,8 +889,8 @@ class CCN(_CCNBase):
             return "off", None   # too large for t-SNE, too few rows, or all rows alike
         E = self._tsne_map(X)
         seed = self._sklearn_seed
-        on_map = KMeans(k, n_init=10, random_state=seed).fit_predict(E)
-        self.target_agreement_ = float(cluster_accuracy(on_map, spectral_labels(X, k, 10, seed)))
+        self.target_agreement_ = float(cluster_accuracy(map_kmeans_labels(E, k, seed),
+                                                        spectral_labels(X, k, 10, seed)))
         return ("tsne" if self.target_agreement_ >= _AUTO_IMAGE_AGREEMENT else "off"), E
 
     def _contrast_weight(self, data):

@@ -94,7 +94,13 @@ from .nn.clustering import (
     kshot_loss,
 )
 from .nn.encoders import _PerDomain
-from .nn.graph import TSNE_MAX_IMAGE_ROWS, TSNE_MAX_ROWS, spectral_labels, tsne_map
+from .nn.graph import (
+    TSNE_MAX_IMAGE_ROWS,
+    TSNE_MAX_ROWS,
+    map_kmeans_labels,
+    spectral_labels,
+    tsne_map,
+)
 from .nn.layers import RandomAffine
 from .nn.losses import reconstruction_loss
 
@@ -685,7 +691,7 @@ class _AdaptiveClustering(BaseDeepDA):
         seed = self._sklearn_seed
         E = cached_call(self._memory() if cache else None, tsne_map, np.hstack([X, H]),
                         random_state=seed, normalize=False)
-        return KMeans(n_clusters, n_init=10, random_state=seed).fit_predict(E).astype(np.int64)
+        return map_kmeans_labels(E, n_clusters, seed)
 
     def _graph_on_encoder(self, data):
         """Whether the graph of ``init="spectral"`` is built on encoder features.

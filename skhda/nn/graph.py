@@ -52,6 +52,7 @@ __all__ = [
     "pivot_subgraphs",
     "shared_neighbours",
     "spectral_cut",
+    "map_kmeans_labels",
     "spectral_labels",
     "tsne_map",
 ]
@@ -159,6 +160,24 @@ def tsne_map(X, random_state=0, normalize=True, **params):
     perplexity = min(30.0, (len(X) - 1) / 3.0)
     params = {"init": "pca", "perplexity": perplexity, **params}
     return TSNE(2, random_state=random_state, **params).fit_transform(X)
+
+
+def map_kmeans_labels(E, n_clusters, random_state=0):
+    """k-means (10 restarts) on a 2-d map ``E`` of the rows (:func:`tsne_map`), as N2D does.
+
+    The "map" partition that skhda's t-SNE steps use and that the image rules
+    of CKM's ``init`` and CCN's ``target_graph`` compare with
+    :func:`spectral_labels`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skhda.nn.graph import map_kmeans_labels
+    >>> E = np.r_[np.zeros((5, 2)), np.ones((5, 2))]
+    >>> len(set(map_kmeans_labels(E, 2)[:5].tolist()))
+    1
+    """
+    return KMeans(n_clusters, n_init=10, random_state=random_state).fit_predict(E).astype(np.int64)
 
 
 def spectral_labels(X, n_clusters, n_neighbors=10, random_state=0):
