@@ -21,11 +21,10 @@ import threadpoolctl
 import torch
 from _records import emit
 from ckm_start_agreement_proxy import NAMES, load
-from scipy.optimize import linear_sum_assignment
 from sklearn.metrics import adjusted_rand_score
 
 from skhda import CKM
-from skhda.metrics import cluster_accuracy
+from skhda.metrics import _relabel, cluster_accuracy
 
 OUT = "benchmarks/results/ckm-seed-vote-offline.jsonl"
 OUT_LABELS = os.environ.get("SKHDA_VOTE_LABELS", "/tmp/skhda-seed-vote")
@@ -47,12 +46,7 @@ def fit(which, seeds, data_dir):
 
 def matched(reference, labels, k):
     """``labels`` renamed to the clusters of ``reference`` they overlap most (Hungarian)."""
-    table = np.zeros((k, k))
-    np.add.at(table, (labels, reference), 1)
-    rows, cols = linear_sum_assignment(-table)
-    out = np.empty(k, int)
-    out[rows] = cols
-    return out[labels]
+    return _relabel(labels, reference, k)
 
 
 def vote(partitions, k):

@@ -65,7 +65,6 @@ from functools import partial
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy.optimize import linear_sum_assignment
 from sklearn.cluster import KMeans
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
@@ -86,7 +85,7 @@ from ._validation import (
     positive_int,
     positive_real,
 )
-from .metrics import cluster_accuracy
+from .metrics import _relabel, cluster_accuracy
 from .nn.clustering import (
     ConcreteKMeans,
     DCNClustering,
@@ -121,14 +120,9 @@ def _match_clusters(labels, reference, n_clusters, keep_known=True):
     With ``keep_known``, rows with a known reference label keep it; the
     others take their cluster's matched label.
     """
-    known = reference >= 0
-    counts = np.zeros((n_clusters, n_clusters))
-    np.add.at(counts, (labels[known], reference[known]), 1)
-    rows, cols = linear_sum_assignment(-counts)
-    mapping = np.empty(n_clusters, dtype=np.int64)
-    mapping[rows] = cols
-    out = mapping[labels]
+    out = _relabel(labels, reference, n_clusters)
     if keep_known:
+        known = reference >= 0
         out[known] = reference[known]
     return out
 

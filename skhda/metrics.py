@@ -117,6 +117,31 @@ def _f_score(precision: float, recall: float) -> float:
     return float(2.0 * precision * recall / (precision + recall))
 
 
+def _matching(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and columns of the one-to-one matching of largest total in ``table``.
+
+    The Hungarian algorithm (:func:`scipy.optimize.linear_sum_assignment`);
+    the one place skhda matches clusters to classes (or to other clusters).
+    """
+    return linear_sum_assignment(table, maximize=True)
+
+
+def _relabel(labels: np.ndarray, reference: np.ndarray, n_labels: int) -> np.ndarray:
+    """``labels`` renamed to the ``reference`` labels they overlap most, one to one.
+
+    Both arrays hold ints in ``[0, n_labels)``; rows with a negative
+    ``reference`` (unknown) are left out of the overlap table. A label that
+    overlaps no reference row still gets a distinct name.
+    """
+    known = reference >= 0
+    table = np.zeros((n_labels, n_labels))
+    np.add.at(table, (labels[known], reference[known]), 1)
+    rows, cols = _matching(table)
+    mapping = np.empty(n_labels, dtype=np.int64)
+    mapping[rows] = cols
+    return mapping[labels]
+
+
 def cluster_accuracy(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     """Clustering accuracy under the best one-to-one cluster-to-class matching.
 
@@ -156,7 +181,7 @@ def cluster_accuracy(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     """
     y_true, y_pred = _check_pair(y_true, y_pred)
     cont = contingency_matrix(y_true, y_pred)
-    rows, cols = linear_sum_assignment(cont, maximize=True)
+    rows, cols = _matching(cont)
     return float(cont[rows, cols].sum() / y_true.shape[0])
 
 

@@ -17,13 +17,12 @@ notebook:
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 from sklearn.metrics.cluster import contingency_matrix
 from sklearn.utils.validation import check_is_fitted
 
-from .metrics import _check_pair
+from .metrics import _check_pair, _matching
 
 __all__ = ["plot_benchmark", "plot_confusion", "plot_embedding", "plot_history"]
 
@@ -218,7 +217,7 @@ def plot_confusion(y_true, y_pred, *, normalize=True, ax=None):
     y_true, y_pred = _check_pair(y_true, y_pred)
     classes, clusters = np.unique(y_true), np.unique(y_pred)
     cont = contingency_matrix(y_true, y_pred).astype(np.float64)
-    rows, cols = linear_sum_assignment(cont, maximize=True)
+    rows, cols = _matching(cont)
     order = list(cols[np.argsort(rows)]) + [j for j in range(len(clusters)) if j not in cols]
     matrix = cont[:, order]
     if normalize:
