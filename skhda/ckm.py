@@ -98,6 +98,7 @@ from .nn.graph import (
     TSNE_MAX_ROWS,
     map_kmeans_labels,
     spectral_labels,
+    tsne_angle,
     tsne_map,
 )
 from .nn.layers import RandomAffine
@@ -684,7 +685,8 @@ class _AdaptiveClustering(BaseDeepDA):
         X = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
         seed = self._sklearn_seed
         E = cached_call(self._memory() if cache else None, tsne_map, np.hstack([X, H]),
-                        random_state=seed, normalize=False)
+                        random_state=seed, normalize=False,
+                        angle=tsne_angle(len(H), data.images("target")))
         return map_kmeans_labels(E, n_clusters, seed)
 
     def _graph_on_encoder(self, data):

@@ -513,3 +513,33 @@ def test_memory_stores_nothing_it_cannot_name_or_an_interrupted_stage(digits, tm
     with pytest.raises(KeyboardInterrupt):
         CKM(5, **{**FAST, "memory": str(tmp_path / "interrupted")}).fit(Xs, ys, Xt)
     assert not list((tmp_path / "interrupted").rglob("output.pkl"))
+
+
+def test_image_start_map_is_coarser_above_two_thousand_rows(monkeypatch):
+    """The t-SNE start of an image target over TSNE_COARSE_MIN_ROWS rows uses Barnes-Hut
+    angle 0.8 (scikit-learn's 0.5 for smaller and vector targets)."""
+    from sklearn.manifold import TSNE
+
+    from skhda.nn import graph
+
+    assert graph.tsne_angle(graph.TSNE_COARSE_MIN_ROWS + 1, True) == graph.TSNE_COARSE_ANGLE
+    assert graph.tsne_angle(graph.TSNE_COARSE_MIN_ROWS, True) == 0.5
+    assert graph.tsne_angle(5000, False) == 0.5
+    angles = []
+
+    def fake_map(tsne, X, *args, **kwargs):   # the angle asked for, and a map of two blobs
+        angles.append(tsne.angle)
+        i = np.arange(len(X))[:, None]
+        return np.where(i % 2 == 0, 0.0, 10.0) + i * 1e-3
+
+    monkeypatch.setattr(TSNE, "fit_transform", fake_map)
+    rng = np.random.default_rng(0)
+    n = graph.TSNE_COARSE_MIN_ROWS + 1
+    Xs, ys = rng.random((60, 8, 8)), np.arange(60) % 2
+    Xt = rng.random((n, 8, 8))
+    CKM(2, **{**FAST, "pretrain_epochs": 1, "epochs": 1, "batch_size": 512},
+        init="tsne").fit(Xs, ys, Xt)
+    CKM(2, **{**FAST, "pretrain_epochs": 1, "epochs": 1}, init="tsne").fit(Xs, ys, Xt[:200])
+    CKM(2, **{**FAST, "pretrain_epochs": 1, "epochs": 1},
+        init="tsne").fit(Xs.reshape(60, -1), ys, Xt.reshape(n, -1))
+    assert angles == [graph.TSNE_COARSE_ANGLE, 0.5, 0.5]

@@ -54,6 +54,7 @@ __all__ = [
     "spectral_cut",
     "map_kmeans_labels",
     "spectral_labels",
+    "tsne_angle",
     "tsne_map",
 ]
 
@@ -65,6 +66,12 @@ TSNE_MAX_ROWS = 5_000
 TSNE_MAX_IMAGE_ROWS = 10_000
 #: above this many rows :func:`spectral_labels` uses LOBPCG (memory linear in the rows)
 SPECTRAL_ARPACK_MAX_ROWS = 20_000
+#: CKM's t-SNE maps of image targets of more than this many rows use ``TSNE_COARSE_ANGLE``
+TSNE_COARSE_MIN_ROWS = 2_000
+#: ... a coarser Barnes-Hut trade-off than scikit-learn's 0.5: 0.67x the seconds of the map on
+#: the CKM image proxies with the same final accuracy (doc/benchmarks/ckm.md, "A coarser t-SNE
+#: for large image targets")
+TSNE_COARSE_ANGLE = 0.8
 
 
 # ------------------------------------------------------------------ kNN
@@ -118,6 +125,38 @@ def knn_indices(Z, k, batch_size=2048, metric="cosine"):
     return out
 
 
+def tsne_angle(n_rows, images):
+    """The Barnes-Hut ``angle`` of CKM's t-SNE maps of a target (:func:`tsne_map`).
+
+    ``TSNE_COARSE_ANGLE`` (0.8) for image targets of more than
+    ``TSNE_COARSE_MIN_ROWS`` (2,000) rows, where the map takes tens of
+    seconds; scikit-learn's 0.5 elsewhere. On the CKM image proxies the
+    coarser map took 0.67x the seconds and left the final accuracy
+    unchanged (mean change -0.00001 over 12 fits); on the digits vector
+    proxies (at most 900 rows) it moved single fits by up to 0.03 (CKM) and
+    0.06 (CCN), and CCN's image graph lost 0.008 on a USPS proxy, so CCN,
+    small and vector targets keep 0.5 (``doc/benchmarks/ckm.md``, "A coarser
+    t-SNE for large image targets").
+
+    Parameters
+    ----------
+    n_rows : int
+    images : bool
+        Whether the target rows are images.
+
+    Returns
+    -------
+    angle : float
+
+    Examples
+    --------
+    >>> from skhda.nn.graph import tsne_angle
+    >>> tsne_angle(5000, images=True), tsne_angle(5000, images=False), tsne_angle(900, True)
+    (0.8, 0.5, 0.5)
+    """
+    return TSNE_COARSE_ANGLE if images and n_rows > TSNE_COARSE_MIN_ROWS else 0.5
+
+
 def tsne_map(X, random_state=0, normalize=True, **params):
     """2-d :class:`~sklearn.manifold.TSNE` map of the (L2-normalised) rows of ``X``.
 
@@ -136,8 +175,8 @@ def tsne_map(X, random_state=0, normalize=True, **params):
         Scale every row to unit L2 norm first (cosine geometry).
     **params
         Other :class:`~sklearn.manifold.TSNE` parameters (``init``,
-        ``max_iter``, ``angle``, ...), for experiments; skhda's steps use the
-        defaults above.
+        ``max_iter``, ``angle``, ...); skhda's steps use the defaults above,
+        CKM's with the ``angle`` of :func:`tsne_angle`.
 
     Returns
     -------
