@@ -197,6 +197,27 @@ def test_similarity_network_images():
                           hidden_dim=8, epochs=1, device="cpu", random_state=0,
                           augment=1.0).fit(X, y)
     assert G.similarity_matrix(X.reshape(40, 64)[:5]).shape == (5, 5)
+    assert G.augment_ == G.net_.module_.augment.strength == 1.0
+
+
+def test_similarity_network_jitters_images_by_default():
+    """augment="auto": G trains on jittered images (0.5), never on vectors (0)."""
+    from skhda.ccn import _AUTO_IMAGE_AUGMENT
+
+    rng = np.random.default_rng(0)
+    X = rng.random((40, 8, 8)).astype(np.float32)
+    y = np.arange(40) % 4
+    fast = {"classes_per_batch": 4, "samples_per_class": 4, "embedding_dim": 4,
+            "hidden_dim": 8, "epochs": 1, "device": "cpu", "random_state": 0}
+    for G, expected in ((SimilarityNetwork(**fast).fit(X, y), _AUTO_IMAGE_AUGMENT),
+                        (SimilarityNetwork(input_shape=(8, 8), **fast).fit(X.reshape(40, 64), y),
+                         _AUTO_IMAGE_AUGMENT),
+                        (SimilarityNetwork(**fast).fit(X.reshape(40, 64), y), 0.0)):
+        assert G.augment == "auto"
+        assert G.augment_ == G.net_.module_.augment.strength == expected
+    assert _AUTO_IMAGE_AUGMENT == 0.5
+    with pytest.raises(ValueError, match="augment"):
+        SimilarityNetwork(augment="strong", **fast).fit(X, y)
 
 
 def test_ccn_contrastive_term_on_images(tiny_images):

@@ -115,6 +115,7 @@ class CCNClusters:
 
     def __init__(self, seed, epochs=15):
         self.ccn = CCN(100, loss="mcl", similarity=SimilarityNetwork(20, 5, epochs=epochs,
+                                                                      augment=0.0,   # as recorded
                                                                       random_state=seed),
                        epochs=epochs, lambda_contrastive=0.0,   # as recorded (no views)
                        random_state=seed)
