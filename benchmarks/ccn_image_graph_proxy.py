@@ -24,7 +24,7 @@ import sys
 import torch
 from _usps_splits import fit_record, usps_split
 
-from skhda.ccn import CCN
+from skhda.ccn import CCN, SimilarityNetwork
 
 OUT = "benchmarks/results/ccn-image-graph-proxy.jsonl"
 SPLITS = {"USPS 5-9 -> 0-4": ((5, 6, 7, 8, 9), (0, 1, 2, 3, 4)),
@@ -40,7 +40,9 @@ def main(graphs, seeds, data_dir="../shared/data", which="proxies"):
             data = usps_split(data_dir, src, tgt)
             for k in (5, 100):
                 for graph in graphs:
-                    fit_record(CCN(k, target_graph=graph, n_init=1, random_state=seed),
+                    # G as in the records: no jitter (the default before the fifteenth session)
+                    fit_record(CCN(k, similarity=SimilarityNetwork(augment=0.0),
+                                   target_graph=graph, n_init=1, random_state=seed),
                                data, k, OUT, task=name, n_clusters=k, target_graph=graph,
                                n_init=1, lambda_contrastive=lambda est: est.lambda_contrastive_,
                                seed=seed, resolved=lambda est: est.target_graph_,

@@ -73,7 +73,9 @@ def fit(name, graph, seed, data_dir):
     """(fitted CCN(100), X_target, y_target) of one proxy fit."""
     if name in SPLITS:
         Xs, ys, Xt, yt = usps_split(data_dir, *SPLITS[name])
-        est = CCN(100, target_graph=graph, n_init=1, random_state=seed)
+        # G as in the records: no jitter (the default before the fifteenth session)
+        est = CCN(100, similarity=SimilarityNetwork(augment=0.0), target_graph=graph, n_init=1,
+                  random_state=seed)
     else:   # omni2 / omni3: the proxy split's G (alphabets 0-1), CCN at its defaults
         X, y, alphabet = load_omniglot(data_dir)
         src, tgt = alphabet < 2, alphabet == int(name[-1])

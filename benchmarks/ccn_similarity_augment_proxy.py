@@ -1,8 +1,9 @@
 """CCN's default similarity network G trained with the affine jitter on images (proxies).
 
 Issue 16, fifteenth session (``doc/benchmarks/ccn.md``, "G trained on jittered
-images"). CCN fits its G (:class:`skhda.ccn.SimilarityNetwork`) on the
-labelled source with ``augment=0.0``; the candidate trains the same G on
+images"). CCN fitted its G (:class:`skhda.ccn.SimilarityNetwork`) on the
+labelled source with ``augment=0.0`` before this session (the default is now
+``"auto"``, 0.5 for images, chosen here); the candidate trains the same G on
 randomly jittered source images (``augment=0.5``, the strength of CCN's own
 views). Proxies whose labels we may use: the USPS cross-task class splits of
 ``ccn_image_graph_proxy`` (never USPS 0-4 -> 5-9, the held-out check, run

@@ -34,7 +34,8 @@ SEARCHES = {
                                      memory=memory), {"lambda_cluster": [0.3, 1, 3]}),
     "CCN": (lambda memory: skhda.CCN(
         n_clusters=5, epochs=3, n_init=1, random_state=0, memory=memory,
-        similarity=skhda.SimilarityNetwork(classes_per_batch=5, epochs=10)),
+        similarity=skhda.SimilarityNetwork(classes_per_batch=5, epochs=10,
+                                           augment=0.0)),   # as measured (no jitter)
         {"n_clusters": [5, 8, 10]}),
     "TDCM": (lambda memory: skhda.TDCM(n_clusters=5, pretrain_epochs=3, epochs=2, n_init=1,
                                        random_state=0, memory=memory),

@@ -96,6 +96,8 @@ def main(kind, what, seeds, data_dir="../shared/data"):
             rec = {"task": name, "method": method, "seed": seed}
             cls = skhda.ckm.CKM if method == "CKM" else skhda.ccn.CCN
             kw = {"memory": memory} if memory else {}
+            if kind == "ccn-image":   # G as recorded: no jitter (the default before this session)
+                kw["similarity"] = skhda.ccn.SimilarityNetwork(augment=0.0)
             for angle in (0.5, 0.8):
                 est = cls(n_clusters=len(set(yt.tolist())), random_state=seed, device="cpu", **kw)
                 rec.update(fit(est, angle, Xs, ys, Xt, yt))

@@ -700,7 +700,8 @@ class CCN(_CCNBase):
     margin : float, default=2.0
         KCL's hinge margin ``sigma``.
     similarity : SimilarityNetwork, default=None
-        G. None: a default :class:`SimilarityNetwork` fitted on the source.
+        G. None: a default :class:`SimilarityNetwork` fitted on the source
+        (on image rows it trains on jittered images, ``augment="auto"``).
         An unfitted one is fitted on the source with its own parameters; a
         fitted one is used as is (wrap it in
         :class:`sklearn.frozen.FrozenEstimator` to keep it fitted through
@@ -1007,7 +1008,8 @@ class CCNPlus(_CCNBase):
     margin : float, default=2.0
         KCL's hinge margin ``sigma``.
     similarity : SimilarityNetwork, default=None
-        G. None: learned on the source labels. A fitted one (e.g. on an
+        G. None: a default :class:`SimilarityNetwork` learned on the source
+        labels (jittered images, ``augment="auto"``). A fitted one (e.g. on an
         auxiliary labelled set with the target's features) is used as is.
     similarity_bn : {"target", "source"}, default="target"
         Re-estimate G's BatchNorm statistics on the target rows (AdaBN).

@@ -329,15 +329,17 @@ _PARAMS_DOC = """
         The clustering of the pseudo-label refreshes. ``"spectral"``: the
         kNN-graph spectral clustering of ``init="spectral"`` on the target
         encoder's features. ``"tsne"``: k-means (10 restarts) on a 2-d
-        :class:`~sklearn.manifold.TSNE` map of the L2-normalised inputs
-        beside the encoder's features (N2D's manifold step with scikit-learn's
-        t-SNE); it repairs the graph's merged / split clusters that the joint
-        stage cannot leave on its own, and the encoder's features bring in
-        what the source labels taught. ``"auto"``: ``"tsne"`` for targets
-        of at most 5,000 rows of vectors or 10,000 images (t-SNE costs
-        seconds to a minute there and grows as ``N log N``), else
-        ``"spectral"``; ``"spectral"`` also after the image graph start that
-        ``init="auto"`` keeps (the map agreed with it). Chosen on proxy class splits of
+        :class:`~sklearn.manifold.TSNE` map of the L2-normalised inputs beside
+        the encoder's features (N2D's manifold step with scikit-learn's t-SNE;
+        Barnes-Hut ``angle`` 0.8 for image targets over 2,000 rows,
+        :func:`skhda.nn.graph.tsne_angle`, else 0.5, as in the t-SNE start);
+        it repairs the graph's merged / split clusters that the joint stage
+        cannot leave on its own, and the encoder's features bring in what the
+        source labels taught. ``"auto"``: ``"tsne"`` for targets of at most
+        5,000 rows of vectors or 10,000 images (t-SNE costs seconds to a
+        minute there and grows as ``N log N``), else ``"spectral"``;
+        ``"spectral"`` also after the image graph start that ``init="auto"``
+        keeps (the map agreed with it). Chosen on proxy class splits of
         sklearn's digits (vectors, ``doc/benchmarks/defaults.md``) and on
         USPS 5-9 -> MNIST 0-4 and MNIST 0-4 -> USPS 5-9 (images,
         ``doc/benchmarks/ckm.md``). Not in the paper.
